@@ -1,0 +1,434 @@
+"""DynamoDB implementations of the ticket and desk stores; every read is a key or index lookup."""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import json
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+from pynamodb.attributes import MapAttribute
+from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
+from pynamodb.expressions.condition import Condition
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.adapters.records import (
+    AgentRecord,
+    CommentRecord,
+    ConfigRecord,
+    CounterRecord,
+    IdempotencyRecord,
+    SecretRecord,
+    TicketRecord,
+    TokenRecord,
+    transaction_connection,
+)
+from chalicelib.domain.agents import Agent
+from chalicelib.domain.errors import StaleVersionError
+from chalicelib.domain.tickets import Comment, Ticket
+from chalicelib.services.ports import (
+    IdempotencyClaim,
+    IdempotencyKeyTaken,
+    PreviousTicket,
+    QueuePage,
+    QueueQuery,
+    StoredConfig,
+)
+
+TICKET_SK = "ticket"
+HIGH = "~"  # sorts after every character a queue key contains
+
+
+def _state(ticket: Ticket) -> str:
+    return "open" if ticket.is_open else "done"
+
+
+def queue_sort(ticket: Ticket) -> str:
+    """Priority rank, then age, then id: the queue order, as one string every queue index sorts by."""
+    return f"{ticket.priority_rank:02d}#{ticket.created_at.strftime('%Y-%m-%dT%H:%M:%S.%fZ')}#{ticket.id}"
+
+
+def _index_keys(ticket: Ticket) -> dict[str, Any]:
+    state = _state(ticket)
+    return {
+        "state": state,
+        "queue_sort": queue_sort(ticket),
+        "assignee_state": f"{ticket.assignee}#{state}" if ticket.assignee else None,
+        "team_state": f"{ticket.team}#{state}" if ticket.team else None,
+        "requester_state": f"{ticket.requester_email}#{state}",
+    }
+
+
+def _is_condition_failure(error: Exception) -> bool:
+    return getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException"
+
+
+def _record(ticket: Ticket) -> TicketRecord:
+    return TicketRecord(
+        pk=ticket.id,
+        sk=TICKET_SK,
+        ref=ticket.ref,
+        type=ticket.type,
+        status=ticket.status,
+        priority=ticket.priority,
+        priority_rank=ticket.priority_rank,
+        subject=ticket.subject,
+        description=ticket.description,
+        requester_name=ticket.requester_name,
+        requester_email=ticket.requester_email,
+        fields=ticket.fields,
+        created_at=ticket.created_at,
+        updated_at=ticket.updated_at,
+        status_since=ticket.status_since,
+        first_response_at=ticket.first_response_at,
+        changed_by=ticket.changed_by,
+        version=ticket.version,
+        comment_count=ticket.comment_count,
+        assignee=ticket.assignee,
+        team=ticket.team,
+        **_index_keys(ticket),
+    )
+
+
+def _ticket(record: TicketRecord) -> Ticket:
+    fields = record.fields.as_dict() if isinstance(record.fields, MapAttribute) else record.fields
+    return Ticket(
+        id=record.pk,
+        ref=record.ref,
+        type=record.type,
+        status=record.status,
+        priority=record.priority,
+        priority_rank=int(record.priority_rank),
+        is_open=record.state == "open",
+        subject=record.subject,
+        description=record.description,
+        requester_name=record.requester_name,
+        requester_email=record.requester_email,
+        fields=dict(fields or {}),
+        created_at=record.created_at,
+        updated_at=record.updated_at,
+        status_since=record.status_since,
+        first_response_at=record.first_response_at,
+        changed_by=record.changed_by,
+        version=int(record.version),
+        comment_count=int(record.comment_count or 0),
+        assignee=record.assignee,
+        team=record.team,
+    )
+
+
+def _comment(record: CommentRecord) -> Comment:
+    return Comment(
+        ticket_id=record.pk,
+        id=record.id,
+        body=record.body,
+        public=bool(record.public),
+        author_role=record.author_role,
+        author_id=record.author_id,
+        author_name=record.author_name,
+        created_at=record.created_at,
+    )
+
+
+def _hashed(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class DynamoTicketStore:
+    def create(self, ticket: Ticket, claim: IdempotencyClaim | None) -> None:
+        record = _record(ticket)
+        if claim is None:
+            record.save(condition=TicketRecord.pk.does_not_exist())
+            return
+        marker = IdempotencyRecord(
+            pk=f"idem#{_hashed(claim.key)}",
+            sk="idem",
+            ticket_id=ticket.id,
+            fingerprint=claim.fingerprint,
+            expires_at=ticket.created_at + timedelta(days=1),
+        )
+        try:
+            with TransactWrite(connection=transaction_connection()) as transaction:
+                transaction.save(marker, condition=IdempotencyRecord.pk.does_not_exist())
+                transaction.save(record, condition=TicketRecord.pk.does_not_exist())
+        except TransactWriteError as error:
+            reasons = [getattr(r, "code", None) for r in (error.cancellation_reasons or []) if r]
+            if "ConditionalCheckFailed" in reasons:
+                raise IdempotencyKeyTaken() from error
+            raise
+
+    def get(self, ticket_id: str) -> Ticket | None:
+        try:
+            return _ticket(TicketRecord.get(ticket_id, TICKET_SK, consistent_read=True))
+        except DoesNotExist:
+            return None
+
+    def get_with_comments(self, ticket_id: str) -> tuple[Ticket, list[Comment]] | None:
+        ticket = self.get(ticket_id)
+        if ticket is None:
+            return None
+        comments = CommentRecord.query(ticket_id, CommentRecord.sk.startswith("comment#"), consistent_read=True)
+        return ticket, [_comment(c) for c in comments]
+
+    def id_for_ref(self, ref: str) -> str | None:
+        for record in TicketRecord.by_ref.query(ref, limit=1):
+            return str(record.pk)
+        return None
+
+    def save(self, ticket: Ticket, expected_version: int) -> Ticket:
+        """Update only what transitions and edits change, so concurrent comment counts are never overwritten."""
+        saved = Ticket(**{**ticket.__dict__, "version": expected_version + 1})
+        record = _record(saved)
+        names = (
+            "type",
+            "status",
+            "state",
+            "priority",
+            "priority_rank",
+            "subject",
+            "fields",
+            "updated_at",
+            "status_since",
+            "changed_by",
+            "version",
+            "assignee",
+            "team",
+            "queue_sort",
+            "assignee_state",
+            "team_state",
+            "requester_state",
+        )
+        actions = []
+        for name in names:
+            attribute = getattr(TicketRecord, name)
+            value = getattr(record, name)
+            actions.append(attribute.remove() if value is None else attribute.set(value))
+        try:
+            record.update(
+                actions=actions,
+                condition=TicketRecord.pk.exists() & (TicketRecord.version == expected_version),
+            )
+        except UpdateError as error:
+            if _is_condition_failure(error):
+                raise StaleVersionError(
+                    "the ticket changed since you read it; reload it and try again"
+                ) from error
+            raise
+        return saved
+
+    def add_comment(self, ticket: Ticket, comment: Comment) -> None:
+        record = CommentRecord(
+            pk=ticket.id,
+            sk=f"comment#{comment.created_at.strftime('%Y-%m-%dT%H:%M:%S.%fZ')}#{comment.id}",
+            id=comment.id,
+            body=comment.body,
+            public=comment.public,
+            author_role=comment.author_role,
+            author_id=comment.author_id,
+            author_name=comment.author_name,
+            created_at=comment.created_at,
+        )
+        actions = [
+            TicketRecord.comment_count.add(1),
+            TicketRecord.updated_at.set(ticket.updated_at),
+            TicketRecord.changed_by.set(ticket.changed_by),
+        ]
+        if ticket.first_response_at is not None:
+            actions.append(
+                TicketRecord.first_response_at.set(TicketRecord.first_response_at | ticket.first_response_at)
+            )
+        with TransactWrite(connection=transaction_connection()) as transaction:
+            transaction.save(record, condition=CommentRecord.sk.does_not_exist())
+            transaction.update(
+                TicketRecord(pk=ticket.id, sk=TICKET_SK),
+                actions=actions,
+                condition=TicketRecord.pk.exists(),
+            )
+
+    def queue(self, query: QueueQuery) -> QueuePage:
+        """Query the most selective index per partition, merge by queue order; cursor = last sort key."""
+        states = ["open", "done"] if query.state == "all" else [query.state]
+        filters: list[Condition] = []
+        if query.statuses:
+            index: Any = TicketRecord.by_status
+            partitions = list(query.statuses)
+            used = "status"
+        elif query.assignee:
+            index, partitions, used = TicketRecord.by_assignee, [f"{query.assignee}#{s}" for s in states], "assignee"
+        elif query.team:
+            index, partitions, used = TicketRecord.by_team, [f"{query.team}#{s}" for s in states], "team"
+        elif query.requester:
+            index, partitions, used = TicketRecord.by_requester, [f"{query.requester}#{s}" for s in states], "requester"
+        else:
+            index, partitions, used = TicketRecord.by_state, states, "state"
+        if query.type:
+            filters.append(TicketRecord.type == query.type)
+        if query.assignee and used != "assignee":
+            filters.append(TicketRecord.assignee == query.assignee)
+        if query.team and used != "team":
+            filters.append(TicketRecord.team == query.team)
+        if query.requester and used != "requester":
+            filters.append(TicketRecord.requester_email == query.requester)
+        condition = _range(query.priority_rank, query.after)
+        if condition is False:
+            return QueuePage([], None)
+        filter_condition = None
+        for f in filters:
+            filter_condition = f if filter_condition is None else filter_condition & f
+        streams = []
+        for partition in partitions:
+            results = index.query(
+                partition,
+                range_key_condition=condition,
+                filter_condition=filter_condition,
+                limit=query.limit + 1,
+                page_size=query.limit + 1,
+            )
+            streams.append([r for r in results if r.queue_sort != query.after])
+        merged = list(heapq.merge(*streams, key=lambda r: r.queue_sort))
+        page = merged[: query.limit]
+        more = len(merged) > query.limit
+        return QueuePage([_ticket(r) for r in page], page[-1].queue_sort if more and page else None)
+
+    def in_status(self, status: str, ticket_type: str, limit: int | None = None) -> list[Ticket]:
+        results = TicketRecord.by_status.query(status, filter_condition=TicketRecord.type == ticket_type, limit=limit)
+        return [self.get(r.pk) or _ticket(r) for r in results]
+
+
+def _range(priority_rank: int | None, after: str | None) -> Any:
+    sort = TicketRecord.queue_sort
+    if priority_rank is None:
+        return sort > after if after else None
+    prefix = f"{priority_rank:02d}#"
+    if not after or after < prefix:
+        return sort.startswith(prefix)
+    if after.startswith(prefix):
+        return sort.between(after, prefix + HIGH)
+    return False
+
+
+class DynamoDeskStore:
+    def __init__(self) -> None:
+        self._secrets: dict[str, bytes] = {}
+
+    def current_config(self) -> StoredConfig | None:
+        try:
+            record = ConfigRecord.get("config", "current", consistent_read=True)
+        except DoesNotExist:
+            return None
+        return StoredConfig(
+            version=int(record.version),
+            document=json.loads(record.document),
+            updated_at=record.updated_at,
+            updated_by=record.updated_by,
+        )
+
+    def store_config(self, document: dict[str, Any], expected_version: int, actor: str, now: datetime) -> int:
+        version = expected_version + 1
+        text = json.dumps(document, separators=(",", ":"))
+        snapshot = ConfigRecord(pk="config", sk=f"v#{version:08d}", version=version, document=text, updated_at=now, updated_by=actor)
+        current = ConfigRecord(pk="config", sk="current", version=version, document=text, updated_at=now, updated_by=actor)
+        guard = ConfigRecord.pk.does_not_exist() if expected_version == 0 else ConfigRecord.version == expected_version
+        try:
+            with TransactWrite(connection=transaction_connection()) as transaction:
+                transaction.save(snapshot, condition=ConfigRecord.pk.does_not_exist())
+                transaction.save(current, condition=guard)
+        except TransactWriteError as error:
+            raise StaleVersionError("the configuration changed since you read it") from error
+        return version
+
+    def previous_ticket(self, key: str) -> PreviousTicket | None:
+        try:
+            record = IdempotencyRecord.get(f"idem#{_hashed(key)}", "idem", consistent_read=True)
+        except DoesNotExist:
+            return None
+        return PreviousTicket(ticket_id=record.ticket_id, fingerprint=record.fingerprint)
+
+    def count_new_ticket(self, requester_email: str, hour: str, limit: int, expires_at: datetime) -> bool:
+        record = CounterRecord(pk=f"rate#{requester_email}", sk=hour)
+        try:
+            record.update(
+                actions=[CounterRecord.count.add(1), CounterRecord.expires_at.set(expires_at)],
+                condition=CounterRecord.count.does_not_exist() | (CounterRecord.count < limit),
+            )
+        except UpdateError as error:
+            if _is_condition_failure(error):
+                return False
+            raise
+        return True
+
+    def next_ref_number(self) -> int:
+        record = CounterRecord(pk="counter", sk="ticket_ref")
+        record.update(actions=[CounterRecord.count.add(1)])
+        return 1000 + int(record.count)
+
+    def signing_secret(self) -> bytes:
+        """The portal signing key: made at random on first use, stored in the desk table, cached per container."""
+        if "portal" not in self._secrets:
+            candidate = SecretRecord(pk="secret", sk="portal", value=secrets.token_hex(32))
+            try:
+                candidate.save(condition=SecretRecord.pk.does_not_exist())
+            except PutError as error:
+                if not _is_condition_failure(error):
+                    raise
+                candidate = SecretRecord.get("secret", "portal", consistent_read=True)
+            self._secrets["portal"] = bytes.fromhex(candidate.value)
+        return self._secrets["portal"]
+
+    def create_agent(self, agent: Agent, token_hash: str) -> None:
+        record = AgentRecord(
+            pk="agent",
+            sk=agent.id,
+            name=agent.name,
+            email=agent.email,
+            role=agent.role,
+            active=agent.active,
+            created_at=agent.created_at,
+            token_hash=token_hash,
+        )
+        with TransactWrite(connection=transaction_connection()) as transaction:
+            transaction.save(record, condition=AgentRecord.sk.does_not_exist())
+            transaction.save(
+                TokenRecord(pk=f"token#{token_hash}", sk="token", agent_id=agent.id),
+                condition=TokenRecord.pk.does_not_exist(),
+            )
+
+    def get_agent(self, agent_id: str) -> Agent | None:
+        try:
+            return _agent(AgentRecord.get("agent", agent_id, consistent_read=True))
+        except DoesNotExist:
+            return None
+
+    def list_agents(self) -> list[Agent]:
+        return [_agent(r) for r in AgentRecord.query("agent")]
+
+    def agent_for_token(self, token_hash: str) -> Agent | None:
+        try:
+            token = TokenRecord.get(f"token#{token_hash}", "token", consistent_read=True)
+        except DoesNotExist:
+            return None
+        agent = self.get_agent(token.agent_id)
+        return agent if agent is not None and agent.active else None
+
+    def revoke_agent(self, agent_id: str) -> bool:
+        try:
+            record = AgentRecord.get("agent", agent_id, consistent_read=True)
+        except DoesNotExist:
+            return False
+        with TransactWrite(connection=transaction_connection()) as transaction:
+            transaction.update(record, actions=[AgentRecord.active.set(False)])
+            transaction.delete(TokenRecord(pk=f"token#{record.token_hash}", sk="token"))
+        return True
+
+
+def _agent(record: AgentRecord) -> Agent:
+    return Agent(
+        id=record.sk,
+        name=record.name,
+        email=record.email,
+        role=record.role,
+        created_at=record.created_at,
+        active=bool(record.active),
+    )

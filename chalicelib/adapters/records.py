@@ -1,0 +1,254 @@
+"""PynamoDB models of the two tables; only the persistence adapter uses them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    MapAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+    UTCDateTimeAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.connection import Connection
+from pynamodb.models import Model
+
+
+class _Meta:
+    table_name = "unbound"
+    region = "us-east-1"
+    # API Gateway gives up after 29 s; fail fast instead of PynamoDB's 30 s x 3 defaults.
+    connect_timeout_seconds = 3
+    read_timeout_seconds = 5
+    max_retry_attempts = 2
+
+
+
+
+class ByStatus(GlobalSecondaryIndex["TicketRecord"]):
+    class Meta:
+        index_name = "by_status"
+        projection = AllProjection()
+
+    status = UnicodeAttribute(hash_key=True)
+    queue_sort = UnicodeAttribute(range_key=True)
+
+
+class ByState(GlobalSecondaryIndex["TicketRecord"]):
+    class Meta:
+        index_name = "by_state"
+        projection = AllProjection()
+
+    state = UnicodeAttribute(hash_key=True)
+    queue_sort = UnicodeAttribute(range_key=True)
+
+
+class ByAssignee(GlobalSecondaryIndex["TicketRecord"]):
+    class Meta:
+        index_name = "by_assignee"
+        projection = AllProjection()
+
+    assignee_state = UnicodeAttribute(hash_key=True)
+    queue_sort = UnicodeAttribute(range_key=True)
+
+
+class ByTeam(GlobalSecondaryIndex["TicketRecord"]):
+    class Meta:
+        index_name = "by_team"
+        projection = AllProjection()
+
+    team_state = UnicodeAttribute(hash_key=True)
+    queue_sort = UnicodeAttribute(range_key=True)
+
+
+class ByRequester(GlobalSecondaryIndex["TicketRecord"]):
+    class Meta:
+        index_name = "by_requester"
+        projection = AllProjection()
+
+    requester_state = UnicodeAttribute(hash_key=True)
+    queue_sort = UnicodeAttribute(range_key=True)
+
+
+class ByRef(GlobalSecondaryIndex["TicketRecord"]):
+    class Meta:
+        index_name = "by_ref"
+        projection = KeysOnlyProjection()
+
+    ref = UnicodeAttribute(hash_key=True)
+
+
+class TicketRecord(Model):
+    """One item per ticket (sk = "ticket"); comments share its partition."""
+
+    class Meta(_Meta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    ref = UnicodeAttribute()
+    type = UnicodeAttribute()
+    status = UnicodeAttribute()
+    state = UnicodeAttribute()
+    priority = UnicodeAttribute()
+    priority_rank = NumberAttribute()
+    subject = UnicodeAttribute()
+    description = UnicodeAttribute()
+    requester_name = UnicodeAttribute()
+    requester_email = UnicodeAttribute()
+    fields = MapAttribute[str, Any](default=dict)
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+    status_since = UTCDateTimeAttribute()
+    first_response_at = UTCDateTimeAttribute(null=True)
+    changed_by = UnicodeAttribute()
+    version = NumberAttribute()
+    comment_count = NumberAttribute(default=0)
+    assignee = UnicodeAttribute(null=True)
+    team = UnicodeAttribute(null=True)
+    queue_sort = UnicodeAttribute()
+    assignee_state = UnicodeAttribute(null=True)
+    team_state = UnicodeAttribute(null=True)
+    requester_state = UnicodeAttribute()
+
+    by_status = ByStatus()
+    by_state = ByState()
+    by_assignee = ByAssignee()
+    by_team = ByTeam()
+    by_requester = ByRequester()
+    by_ref = ByRef()
+
+
+class CommentRecord(Model):
+    """A comment: pk = ticket id, sk = "comment#<created>#<id>"."""
+
+    class Meta(_Meta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    id = UnicodeAttribute()
+    body = UnicodeAttribute()
+    public = BooleanAttribute()
+    author_role = UnicodeAttribute()
+    author_id = UnicodeAttribute()
+    author_name = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+
+
+class ConfigRecord(Model):
+    """pk = "config"; sk = "current" (the pointer) or "v#<version>" (each stored version)."""
+
+    class Meta(_Meta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    version = NumberAttribute()
+    document = UnicodeAttribute()
+    updated_at = UTCDateTimeAttribute()
+    updated_by = UnicodeAttribute()
+
+
+class AgentRecord(Model):
+    """pk = "agent", sk = agent id."""
+
+    class Meta(_Meta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    name = UnicodeAttribute()
+    email = UnicodeAttribute()
+    role = UnicodeAttribute()
+    active = BooleanAttribute()
+    created_at = UTCDateTimeAttribute()
+    token_hash = UnicodeAttribute()
+
+
+class TokenRecord(Model):
+    """pk = "token#<sha256 of the token>", sk = "token": the one lookup that authenticates an agent."""
+
+    class Meta(_Meta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    agent_id = UnicodeAttribute()
+
+
+class IdempotencyRecord(Model):
+    """pk = "idem#<sha256 of the key>", sk = "idem"; expires after a day."""
+
+    class Meta(_Meta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    ticket_id = UnicodeAttribute()
+    fingerprint = UnicodeAttribute()
+    expires_at = TTLAttribute()
+
+
+class CounterRecord(Model):
+    """Atomic counters: the ticket reference sequence, new tickets per requester per hour."""
+
+    class Meta(_Meta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    count = NumberAttribute(default=0)
+    expires_at = TTLAttribute(null=True)
+
+
+class SecretRecord(Model):
+    """pk = "secret", sk = purpose: a random key generated on first use, never in code or config."""
+
+    class Meta(_Meta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    value = UnicodeAttribute()
+
+
+TICKET_MODELS: tuple[type[Model], ...] = (TicketRecord, CommentRecord)
+DESK_MODELS: tuple[type[Model], ...] = (
+    ConfigRecord,
+    AgentRecord,
+    TokenRecord,
+    IdempotencyRecord,
+    CounterRecord,
+    SecretRecord,
+)
+
+
+_transactions: list[Connection] = []
+
+
+def bind_tables(tickets_table: str, desk_table: str, region: str) -> None:
+    """Point every model at the deployed tables; called once with the settings, before first use."""
+    for models, name in ((TICKET_MODELS, tickets_table), (DESK_MODELS, desk_table)):
+        for model in models:
+            model.Meta.table_name = name
+            model.Meta.region = region
+            model._connection = None
+    _transactions[:] = [
+        Connection(
+            region=region,
+            connect_timeout_seconds=_Meta.connect_timeout_seconds,
+            read_timeout_seconds=_Meta.read_timeout_seconds,
+            max_retry_attempts=_Meta.max_retry_attempts,
+        )
+    ]
+
+
+def transaction_connection() -> Connection:
+    """The connection TransactWrite needs (PynamoDB asks for one explicitly)."""
+    if not _transactions:
+        raise RuntimeError("bind_tables() must run before the first transaction")
+    return _transactions[0]

@@ -1,0 +1,46 @@
+"""Agents and administrators of the desk."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from chalicelib.domain.errors import ValidationError
+from chalicelib.domain.tickets import NAME_LIMIT, normalise_email, valid_email
+
+AGENT_ROLES = ("agent", "admin")
+
+
+@dataclass(frozen=True)
+class Agent:
+    id: str
+    name: str
+    email: str
+    role: str
+    created_at: datetime
+    active: bool = True
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+def check_new_agent(raw: dict[str, Any]) -> tuple[str, str, str]:
+    """Name, email and role of an agent an admin asked to create."""
+    errors: dict[str, str] = {}
+    for extra in sorted(set(raw) - {"name", "email", "role"}):
+        errors[extra] = "is not a known field"
+    name = raw.get("name")
+    if not isinstance(name, str) or not name.strip() or len(name) > NAME_LIMIT or "\n" in name:
+        errors["name"] = f"must be a single line of 1 to {NAME_LIMIT} characters"
+    email = raw.get("email")
+    if not isinstance(email, str) or not valid_email(normalise_email(email)):
+        errors["email"] = "must be an email address"
+    role = raw.get("role", "agent")
+    if role not in AGENT_ROLES:
+        errors["role"] = "must be agent or admin"
+    if errors:
+        raise ValidationError("the agent cannot be created as sent", errors)
+    assert isinstance(name, str) and isinstance(email, str)
+    return name.strip(), normalise_email(email), str(role)

@@ -1,0 +1,379 @@
+"""Tickets and comments, and the rules for opening, moving and editing them."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from typing import Any
+
+from chalicelib.domain.config import DeskConfig, FieldSpec, Transition, TicketType
+from chalicelib.domain.errors import TransitionNotAllowedError, ValidationError
+
+EMAIL_PATTERN = re.compile(r"^[^@\s<>\"',;]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+$")
+URL_PATTERN = re.compile(r"^https?://[^\s<>\"]+$", re.IGNORECASE)
+NUMBER_PATTERN = re.compile(r"^-?\d{1,15}(\.\d{1,6})?$")
+SUBJECT_LIMIT = 200
+DESCRIPTION_LIMIT = 20000
+NAME_LIMIT = 200
+EMAIL_LIMIT = 254
+COMMENT_LIMIT = 20000
+
+AGENT = "agent"
+REQUESTER = "requester"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who makes a change: an agent (by id) or the ticket's requester."""
+
+    role: str
+    id: str
+    name: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.role}:{self.id}"
+
+
+@dataclass(frozen=True)
+class Ticket:
+    id: str
+    ref: str
+    type: str
+    status: str
+    priority: str
+    priority_rank: int
+    is_open: bool
+    subject: str
+    description: str
+    requester_name: str
+    requester_email: str
+    fields: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+    status_since: datetime
+    changed_by: str
+    version: int = 1
+    assignee: str | None = None
+    team: str | None = None
+    first_response_at: datetime | None = None
+    comment_count: int = 0
+
+
+@dataclass(frozen=True)
+class Comment:
+    ticket_id: str
+    id: str
+    body: str
+    public: bool
+    author_role: str
+    author_id: str
+    author_name: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A validated request to open a ticket, before it has an id or a reference."""
+
+    type: str
+    subject: str
+    description: str
+    requester_name: str
+    requester_email: str
+    priority: str
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+def _text(errors: dict[str, str], raw: dict[str, Any], name: str, limit: int, *, required: bool = True) -> str:
+    value = raw.get(name)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            errors[name] = "is required"
+        return ""
+    if not isinstance(value, str):
+        errors[name] = "must be a string"
+        return ""
+    if len(value) > limit:
+        errors[name] = f"must be at most {limit} characters"
+    return value.strip()
+
+
+def normalise_email(value: str) -> str:
+    return value.strip().lower()
+
+
+def valid_email(value: str) -> bool:
+    return len(value) <= EMAIL_LIMIT and bool(EMAIL_PATTERN.match(value))
+
+
+def check_submission(config: DeskConfig, raw: dict[str, Any], *, from_form: bool) -> Submission:
+    """Validate what a requester sent to open a ticket; every problem is named by its field."""
+    errors: dict[str, str] = {}
+    allowed = {"type", "subject", "description", "requester_name", "requester_email", "priority", "fields"}
+    for name in sorted(set(raw) - allowed):
+        errors[name] = "is not a known field"
+
+    type_key = raw.get("type") or config.desk.default_type
+    ticket_type = config.type_named(type_key) if isinstance(type_key, str) else None
+    if ticket_type is None:
+        errors["type"] = f"must be one of {', '.join(config.types)}"
+
+    subject = _text(errors, raw, "subject", SUBJECT_LIMIT)
+    if "\n" in subject or "\r" in subject:
+        errors["subject"] = "must be a single line"
+    description = _text(errors, raw, "description", DESCRIPTION_LIMIT)
+    requester_name = _text(errors, raw, "requester_name", NAME_LIMIT)
+    if "\n" in requester_name or "\r" in requester_name:
+        errors["requester_name"] = "must be a single line"
+    email = normalise_email(_text(errors, raw, "requester_email", EMAIL_LIMIT))
+    if email and not valid_email(email):
+        errors["requester_email"] = "must be an email address"
+
+    priority = raw.get("priority")
+    if priority in (None, ""):
+        default = ticket_type.default_priority if ticket_type else None
+        priority = default or config.desk.default_priority
+    elif not config.desk.public_priority:
+        errors["priority"] = "cannot be chosen by requesters on this desk"
+    elif priority not in config.priorities:
+        errors["priority"] = f"must be one of {', '.join(config.priorities)}"
+
+    values = raw.get("fields", {})
+    if values is None:
+        values = {}
+    if not isinstance(values, dict):
+        errors["fields"] = "must be an object"
+        values = {}
+    checked = check_fields(ticket_type, values, errors, from_form=from_form, partial=False) if ticket_type else {}
+
+    if errors:
+        raise ValidationError("the ticket cannot be opened as sent", errors)
+    assert ticket_type is not None
+    return Submission(
+        type=ticket_type.key,
+        subject=subject,
+        description=description,
+        requester_name=requester_name,
+        requester_email=email,
+        priority=str(priority),
+        fields=checked,
+    )
+
+
+def check_fields(
+    ticket_type: TicketType,
+    values: dict[str, Any],
+    errors: dict[str, str],
+    *,
+    from_form: bool,
+    partial: bool,
+) -> dict[str, Any]:
+    """Check intake field values against the type; with `partial`, absent required fields pass."""
+    checked: dict[str, Any] = {}
+    for name in sorted(values):
+        if ticket_type.field_named(name) is None:
+            errors[f"fields.{name}"] = f"is not a field of a {ticket_type.label.lower()} ticket"
+    for spec in ticket_type.fields:
+        path = f"fields.{spec.name}"
+        if spec.name not in values and partial:
+            continue
+        value = values.get(spec.name)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            if spec.required:
+                errors[path] = "is required"
+            elif partial and spec.name in values:
+                checked[spec.name] = None
+            continue
+        try:
+            checked[spec.name] = _field_value(spec, value, from_form=from_form)
+        except ValueError as exc:
+            errors[path] = str(exc)
+    return checked
+
+
+def _field_value(spec: FieldSpec, value: Any, *, from_form: bool) -> Any:
+    if spec.type == "number":
+        if isinstance(value, bool):
+            raise ValueError("must be a number")
+        if isinstance(value, (int, float)):
+            return value
+        if isinstance(value, str) and NUMBER_PATTERN.match(value.strip()):
+            text = value.strip()
+            return float(text) if "." in text else int(text)
+        raise ValueError("must be a number")
+    if not isinstance(value, str):
+        raise ValueError("must be a string")
+    text = value.strip()
+    if len(text) > spec.max_length:
+        raise ValueError(f"must be at most {spec.max_length} characters")
+    if spec.type == "text" and ("\n" in text or "\r" in text):
+        raise ValueError("must be a single line")
+    if spec.type == "email":
+        text = normalise_email(text)
+        if not valid_email(text):
+            raise ValueError("must be an email address")
+    elif spec.type == "url" and not URL_PATTERN.match(text):
+        raise ValueError("must be an http or https URL")
+    elif spec.type == "date":
+        try:
+            date.fromisoformat(text)
+        except ValueError:
+            raise ValueError("must be a date as YYYY-MM-DD") from None
+        if len(text) != 10:
+            raise ValueError("must be a date as YYYY-MM-DD")
+    elif spec.type == "choice" and text not in spec.choices:
+        raise ValueError(f"must be one of {', '.join(spec.choices)}")
+    return text
+
+
+def open_ticket(
+    config: DeskConfig, submission: Submission, *, ticket_id: str, ref: str, now: datetime
+) -> Ticket:
+    ticket_type = config.types[submission.type]
+    workflow = config.workflows[ticket_type.workflow]
+    return Ticket(
+        id=ticket_id,
+        ref=ref,
+        type=submission.type,
+        status=workflow.initial,
+        priority=submission.priority,
+        priority_rank=config.priority(submission.priority).rank,
+        is_open=True,
+        subject=submission.subject,
+        description=submission.description,
+        requester_name=submission.requester_name,
+        requester_email=submission.requester_email,
+        fields=dict(submission.fields),
+        created_at=now,
+        updated_at=now,
+        status_since=now,
+        changed_by=f"{REQUESTER}:{submission.requester_email}",
+        team=ticket_type.team,
+    )
+
+
+def allowed_transitions(config: DeskConfig, ticket: Ticket, role: str) -> list[Transition]:
+    if ticket.type not in config.types:
+        return []
+    return config.workflow_of(ticket.type).transitions_from(ticket.status, role)
+
+
+def transition(config: DeskConfig, ticket: Ticket, to: str, actor: Actor, now: datetime) -> Ticket:
+    """The one place a ticket's status changes: only along the workflow, only for the role it grants."""
+    allowed = allowed_transitions(config, ticket, actor.role)
+    if not any(t.to_status == to for t in allowed):
+        current = config.status(ticket.status).label
+        raise TransitionNotAllowedError(
+            f"a {actor.role} cannot move this ticket from {current} to {to!r}",
+            current=ticket.status,
+            allowed=[{"to": t.to_status, "label": t.label or config.status(t.to_status).label} for t in allowed],
+        )
+    return _moved(config, ticket, to, actor, now)
+
+
+def remap_status(config: DeskConfig, ticket: Ticket, to: str, actor: Actor, now: datetime) -> Ticket:
+    """Move a ticket out of a status an administrator removed from its workflow (not a workflow step)."""
+    return _moved(config, ticket, to, actor, now)
+
+
+def _moved(config: DeskConfig, ticket: Ticket, to: str, actor: Actor, now: datetime) -> Ticket:
+    return replace(
+        ticket,
+        status=to,
+        is_open=config.status(to).is_open,
+        status_since=now,
+        updated_at=now,
+        changed_by=actor.label,
+    )
+
+
+def change_details(
+    config: DeskConfig,
+    ticket: Ticket,
+    changes: dict[str, Any],
+    actor: Actor,
+    now: datetime,
+    *,
+    agent_ids: set[str],
+) -> Ticket:
+    """Apply an agent's edit of priority, assignee, team, subject or intake fields."""
+    errors: dict[str, str] = {}
+    allowed = {"priority", "assignee", "team", "subject", "fields"}
+    for name in sorted(set(changes) - allowed):
+        errors[name] = "cannot be changed here" if name in {"status", "type", "ref", "id"} else "is not a known field"
+    updates: dict[str, Any] = {}
+    if "priority" in changes:
+        if changes["priority"] not in config.priorities:
+            errors["priority"] = f"must be one of {', '.join(config.priorities)}"
+        else:
+            updates["priority"] = changes["priority"]
+            updates["priority_rank"] = config.priorities[changes["priority"]].rank
+    if "assignee" in changes:
+        assignee = changes["assignee"]
+        if assignee is not None and assignee not in agent_ids:
+            errors["assignee"] = "must be the id of an active agent, or null"
+        else:
+            updates["assignee"] = assignee
+    if "team" in changes:
+        team = changes["team"]
+        if team is not None and team not in config.teams:
+            errors["team"] = f"must be one of {', '.join(config.teams)}, or null"
+        else:
+            updates["team"] = team
+    if "subject" in changes:
+        subject = _text(errors, changes, "subject", SUBJECT_LIMIT)
+        if "\n" in subject or "\r" in subject:
+            errors["subject"] = "must be a single line"
+        updates["subject"] = subject
+    if "fields" in changes:
+        values = changes["fields"]
+        ticket_type = config.type_named(ticket.type)
+        if not isinstance(values, dict):
+            errors["fields"] = "must be an object"
+        elif ticket_type is not None:
+            checked = check_fields(ticket_type, values, errors, from_form=False, partial=True)
+            merged = {**ticket.fields, **checked}
+            updates["fields"] = {k: v for k, v in merged.items() if v is not None}
+    if errors:
+        raise ValidationError("the ticket cannot be changed as sent", errors)
+    if not updates:
+        raise ValidationError("nothing to change", {"": "send at least one of " + ", ".join(sorted(allowed))})
+    return replace(ticket, **updates, updated_at=now, changed_by=actor.label)
+
+
+def check_comment_body(body: Any) -> str:
+    if not isinstance(body, str) or not body.strip():
+        raise ValidationError("the comment is empty", {"body": "is required"})
+    if len(body) > COMMENT_LIMIT:
+        raise ValidationError("the comment is too long", {"body": f"must be at most {COMMENT_LIMIT} characters"})
+    return body.strip()
+
+
+def add_comment(
+    ticket: Ticket, body: str, *, public: bool, actor: Actor, comment_id: str, now: datetime
+) -> tuple[Ticket, Comment]:
+    """A public agent comment is a reply and counts as the first response; a requester's is always public."""
+    is_public = public or actor.role == REQUESTER
+    comment = Comment(
+        ticket_id=ticket.id,
+        id=comment_id,
+        body=body,
+        public=is_public,
+        author_role=actor.role,
+        author_id=actor.id,
+        author_name=actor.name,
+        created_at=now,
+    )
+    first_response = ticket.first_response_at
+    if first_response is None and is_public and actor.role == AGENT:
+        first_response = now
+    updated = replace(
+        ticket,
+        comment_count=ticket.comment_count + 1,
+        first_response_at=first_response,
+        updated_at=now,
+        changed_by=actor.label,
+    )
+    return updated, comment

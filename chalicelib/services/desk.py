@@ -1,0 +1,460 @@
+"""The desk's use cases: open, read, move, edit and comment on tickets; configure the desk; manage agents."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from chalicelib.domain import tickets as rules
+from chalicelib.domain.agents import Agent, check_new_agent
+from chalicelib.domain.config import DeskConfig, Transition, default_config, parse_config
+from chalicelib.domain.errors import (
+    AuthenticationError,
+    ConflictError,
+    ForbiddenError,
+    MalformedRequestError,
+    NotFoundError,
+    RateLimitedError,
+    StaleVersionError,
+    StatusInUseError,
+    ValidationError,
+)
+from chalicelib.domain.tickets import AGENT, REQUESTER, Actor, Comment, Ticket
+from chalicelib.domain.tokens import hash_agent_token, new_agent_token, sign_link, verify_link
+from chalicelib.services.ports import (
+    Clock,
+    DeskStore,
+    IdempotencyClaim,
+    IdempotencyKeyTaken,
+    IdSource,
+    QueuePage,
+    QueueQuery,
+    TicketStore,
+)
+
+PORTAL = "portal"
+MAX_PAGE = 100
+REF_PATTERN_DIGITS = 9
+
+
+@dataclass(frozen=True)
+class Opened:
+    ticket: Ticket
+    portal_token: str
+    created: bool
+
+
+@dataclass(frozen=True)
+class TicketDetail:
+    ticket: Ticket
+    comments: list[Comment]
+    allowed: list[Transition]
+    config: DeskConfig
+
+
+@dataclass(frozen=True)
+class QueueRequest:
+    statuses: tuple[str, ...] = ()
+    state: str | None = None
+    priority: str | None = None
+    type: str | None = None
+    assignee: str | None = None
+    team: str | None = None
+    requester: str | None = None
+    limit: str | None = None
+    cursor: str | None = None
+
+
+def agent_actor(agent: Agent) -> Actor:
+    return Actor(role=AGENT, id=agent.id, name=agent.name)
+
+
+def requester_actor(ticket: Ticket) -> Actor:
+    return Actor(role=REQUESTER, id=ticket.requester_email, name=ticket.requester_name)
+
+
+def _fingerprint(payload: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _encode_cursor(after: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"after": after}).encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> str:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        after = json.loads(base64.urlsafe_b64decode(padded.encode()))["after"]
+    except (binascii.Error, ValueError, KeyError, TypeError, UnicodeDecodeError):
+        raise ValidationError("the cursor is not valid", {"cursor": "is not a cursor this desk gave out"}) from None
+    if not isinstance(after, str):
+        raise ValidationError("the cursor is not valid", {"cursor": "is not a cursor this desk gave out"})
+    return after
+
+
+class Desk:
+    def __init__(self, tickets: TicketStore, store: DeskStore, clock: Clock, ids: IdSource) -> None:
+        self.tickets = tickets
+        self.store = store
+        self.clock = clock
+        self.ids = ids
+
+    # configuration -------------------------------------------------------------------------
+
+    def config(self) -> DeskConfig:
+        stored = self.store.current_config()
+        return parse_config(stored.document) if stored else default_config()
+
+    def config_document(self) -> dict[str, Any]:
+        stored = self.store.current_config()
+        if stored is None:
+            return {"version": 0, "config": default_config().document, "updated_at": None, "updated_by": None}
+        return {
+            "version": stored.version,
+            "config": stored.document,
+            "updated_at": stored.updated_at.isoformat(),
+            "updated_by": stored.updated_by,
+        }
+
+    def seed_config(self, document: dict[str, Any] | None = None) -> None:
+        """Store the shipped default (or `document`) as version 1 if the desk has no configuration yet."""
+        if self.store.current_config() is None:
+            parsed = parse_config(document) if document is not None else default_config()
+            try:
+                self.store.store_config(parsed.document, 0, "system:seed", self.clock.now())
+            except StaleVersionError:
+                pass
+
+    def replace_config(self, body: Any, admin: Agent) -> dict[str, Any]:
+        """Validate and store a new configuration; statuses still holding tickets need a mapping."""
+        if not isinstance(body, dict) or not isinstance(body.get("config"), dict):
+            raise ValidationError(
+                "send the configuration as {\"config\": {...}, \"version\": n}",
+                {"config": "is required and must be an object"},
+            )
+        unknown = sorted(set(body) - {"config", "version", "status_mapping"})
+        if unknown:
+            raise ValidationError("unknown settings", {name: "is not a known field" for name in unknown})
+        version = body.get("version")
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise ValidationError("the version is required", {"version": "must be the version you last read"})
+        mapping = body.get("status_mapping") or {}
+        if not isinstance(mapping, dict) or not all(isinstance(v, str) for v in mapping.values()):
+            raise ValidationError("bad status mapping", {"status_mapping": "must map status keys to status keys"})
+        current = self.config()
+        stored = self.store.current_config()
+        if (stored.version if stored else 0) != version:
+            raise StaleVersionError(
+                "the configuration changed since you read it", current_version=stored.version if stored else 0
+            )
+        new = parse_config(body["config"])
+        moves = self._status_moves(current, new, mapping)
+        actor = agent_actor(admin)
+        now = self.clock.now()
+        new_version = self.store.store_config(new.document, version, actor.label, now)
+        moved: dict[str, int] = {}
+        for ticket, target in moves:
+            self.tickets.save(rules.remap_status(new, ticket, target, actor, now), ticket.version)
+            moved[ticket.status] = moved.get(ticket.status, 0) + 1
+        return {"version": new_version, "moved": moved}
+
+    def _status_moves(
+        self, current: DeskConfig, new: DeskConfig, mapping: dict[str, str]
+    ) -> list[tuple[Ticket, str]]:
+        """Tickets left in a status their type's new workflow lacks, with where the mapping moves them."""
+        moves: list[tuple[Ticket, str]] = []
+        errors: dict[str, str] = {}
+        for type_key, ticket_type in current.types.items():
+            old_statuses = current.workflows[ticket_type.workflow].statuses
+            new_type = new.types.get(type_key)
+            kept = set(new.workflows[new_type.workflow].statuses) if new_type else set()
+            for status in old_statuses:
+                if status in kept:
+                    continue
+                stranded = self.tickets.in_status(status, type_key, limit=None if status in mapping else 1)
+                if not stranded:
+                    continue
+                target = mapping.get(status)
+                if new_type is None:
+                    errors[f"types.{type_key}"] = "tickets of this type exist; it cannot be removed"
+                elif target is None:
+                    errors[f"status_mapping.{status}"] = (
+                        f"{type_key} tickets are in {status!r}; map it to a status of the new workflow"
+                    )
+                elif target not in kept:
+                    errors[f"status_mapping.{status}"] = f"{target!r} is not a status of the new {type_key} workflow"
+                else:
+                    moves.extend((ticket, target) for ticket in stranded)
+        if errors:
+            raise StatusInUseError("tickets still sit in statuses this configuration removes", errors=errors)
+        return moves
+
+    # agents ----------------------------------------------------------------------------------
+
+    def authenticate(self, token: str | None) -> Agent:
+        if not token:
+            raise AuthenticationError("an agent token is required (Authorization: Bearer …)")
+        agent = self.store.agent_for_token(hash_agent_token(token))
+        if agent is None or not agent.active:
+            raise AuthenticationError("the agent token is not valid")
+        return agent
+
+    def create_agent(self, raw: Any, *, token: str | None = None) -> tuple[Agent, str]:
+        """Create an agent or admin; the token is returned once and stored only as its hash."""
+        if not isinstance(raw, dict):
+            raise ValidationError("send the agent as an object", {"": "must be an object"})
+        name, email, role = check_new_agent(raw)
+        agent = Agent(id=self.ids.new_id(), name=name, email=email, role=role, created_at=self.clock.now())
+        secret = token or new_agent_token()
+        self.store.create_agent(agent, hash_agent_token(secret))
+        return agent, secret
+
+    def revoke_agent(self, agent_id: str, admin: Agent) -> Agent:
+        if agent_id == admin.id:
+            raise ConflictError("an admin cannot revoke their own token")
+        agent = self.store.get_agent(agent_id)
+        if agent is None or not agent.active:
+            raise NotFoundError(f"no active agent {agent_id!r}")
+        self.store.revoke_agent(agent_id)
+        return replace(agent, active=False)
+
+    def list_agents(self) -> list[Agent]:
+        return self.store.list_agents()
+
+    # opening tickets ---------------------------------------------------------------------------
+
+    def open_ticket(self, raw: dict[str, Any], *, from_form: bool, idempotency_key: str | None) -> Opened:
+        config = self.config()
+        submission = rules.check_submission(config, raw, from_form=from_form)
+        now = self.clock.now()
+        claim = None
+        if idempotency_key is not None:
+            claim = IdempotencyClaim(idempotency_key, _fingerprint(raw))
+            earlier = self._earlier_ticket(claim)
+            if earlier is not None:
+                return earlier
+        hour = now.strftime("%Y-%m-%dT%H")
+        if not self.store.count_new_ticket(
+            submission.requester_email, hour, config.desk.new_tickets_per_hour, now + timedelta(hours=2)
+        ):
+            raise RateLimitedError(
+                f"at most {config.desk.new_tickets_per_hour} new tickets an hour from one address; try again later",
+                retry_after_seconds=3600 - now.minute * 60 - now.second,
+            )
+        ref = f"{config.desk.ref_prefix}-{self.store.next_ref_number()}"
+        ticket = rules.open_ticket(config, submission, ticket_id=self.ids.new_id(), ref=ref, now=now)
+        try:
+            self.tickets.create(ticket, claim)
+        except IdempotencyKeyTaken:
+            assert claim is not None
+            earlier = self._earlier_ticket(claim)
+            if earlier is None:
+                raise ConflictError("a request with this Idempotency-Key is still being processed") from None
+            return earlier
+        return Opened(ticket=ticket, portal_token=self.portal_token(ticket, config), created=True)
+
+    def _earlier_ticket(self, claim: IdempotencyClaim) -> Opened | None:
+        previous = self.store.previous_ticket(claim.key)
+        if previous is None:
+            return None
+        if previous.fingerprint != claim.fingerprint:
+            raise ConflictError("this Idempotency-Key was already used for a different request")
+        ticket = self.tickets.get(previous.ticket_id)
+        if ticket is None:
+            return None
+        return Opened(ticket=ticket, portal_token=self.portal_token(ticket, self.config()), created=False)
+
+    # the requester portal -----------------------------------------------------------------------
+
+    def portal_token(self, ticket: Ticket, config: DeskConfig) -> str:
+        expires = self.clock.now() + timedelta(days=config.desk.portal_link_days)
+        return sign_link(self.store.signing_secret(), PORTAL, ticket.id, expires)
+
+    def portal_ticket(self, ticket_id: str, token: str | None) -> TicketDetail:
+        """The ticket a portal token opens; a token for another ticket is refused like a forged one."""
+        if not token:
+            raise AuthenticationError("this page needs the link from your email")
+        opened = verify_link(self.store.signing_secret(), PORTAL, token, self.clock.now())
+        if opened != ticket_id:
+            raise ForbiddenError("this link does not open that ticket")
+        found = self.tickets.get_with_comments(ticket_id)
+        if found is None:
+            raise NotFoundError("the ticket no longer exists")
+        ticket, comments = found
+        config = self.config()
+        public = [c for c in comments if c.public]
+        return TicketDetail(ticket, public, rules.allowed_transitions(config, ticket, REQUESTER), config)
+
+    def portal_comment(self, ticket_id: str, token: str | None, body: Any) -> Comment:
+        ticket = self.portal_ticket(ticket_id, token).ticket
+        return self._comment(ticket, rules.check_comment_body(body), public=True, actor=requester_actor(ticket))
+
+    def portal_transition(self, ticket_id: str, token: str | None, raw: Any) -> Ticket:
+        detail = self.portal_ticket(ticket_id, token)
+        ticket = detail.ticket
+        body = self._object(raw, {"to", "comment", "version"})
+        to = self._status_key(body)
+        version = body.get("version", ticket.version)
+        return self._transition(detail.config, ticket, to, version, body.get("comment"), True, requester_actor(ticket))
+
+    # agents' work on tickets -------------------------------------------------------------------
+
+    def ticket_detail(self, id_or_ref: str, agent: Agent) -> TicketDetail:
+        found = self.tickets.get_with_comments(self._resolve_id(id_or_ref))
+        if found is None:
+            raise NotFoundError(f"no ticket {id_or_ref!r}")
+        ticket, comments = found
+        config = self.config()
+        return TicketDetail(ticket, comments, rules.allowed_transitions(config, ticket, AGENT), config)
+
+    def transition(self, id_or_ref: str, raw: Any, agent: Agent) -> Ticket:
+        body = self._object(raw, {"to", "comment", "public", "version"})
+        to = self._status_key(body)
+        public = body.get("public", False)
+        if not isinstance(public, bool):
+            raise ValidationError("public must be true or false", {"public": "must be true or false"})
+        ticket = self._ticket(id_or_ref)
+        version = self._version(body)
+        return self._transition(self.config(), ticket, to, version, body.get("comment"), public, agent_actor(agent))
+
+    def change(self, id_or_ref: str, raw: Any, agent: Agent) -> Ticket:
+        body = self._object(raw, None)
+        version = self._version(body)
+        changes = {k: v for k, v in body.items() if k != "version"}
+        if changes.get("assignee") == "me":
+            changes["assignee"] = agent.id
+        ticket = self._ticket(id_or_ref)
+        self._check_version(ticket, version)
+        agent_ids: set[str] = set()
+        if isinstance(changes.get("assignee"), str):
+            assignee = self.store.get_agent(changes["assignee"])
+            if assignee is not None and assignee.active:
+                agent_ids.add(assignee.id)
+        changed = rules.change_details(self.config(), ticket, changes, agent_actor(agent), self.clock.now(), agent_ids=agent_ids)
+        return self.tickets.save(changed, version)
+
+    def comment(self, id_or_ref: str, raw: Any, agent: Agent) -> Comment:
+        body = self._object(raw, {"body", "public"})
+        public = body.get("public", False)
+        if not isinstance(public, bool):
+            raise ValidationError("public must be true or false", {"public": "must be true or false"})
+        text = rules.check_comment_body(body.get("body"))
+        return self._comment(self._ticket(id_or_ref), text, public=public, actor=agent_actor(agent))
+
+    def queue(self, request: QueueRequest) -> tuple[QueuePage, str | None]:
+        config = self.config()
+        errors: dict[str, str] = {}
+        for status in request.statuses:
+            if status not in config.statuses:
+                errors["status"] = f"unknown status {status!r}"
+        if request.priority is not None and request.priority not in config.priorities:
+            errors["priority"] = f"must be one of {', '.join(config.priorities)}"
+        if request.type is not None and request.type not in config.types:
+            errors["type"] = f"must be one of {', '.join(config.types)}"
+        if request.team is not None and request.team not in config.teams:
+            errors["team"] = f"must be one of {', '.join(config.teams)}"
+        state = request.state or "open"
+        if state not in ("open", "done", "all"):
+            errors["state"] = "must be open, done or all"
+        limit = 25
+        if request.limit is not None:
+            if not request.limit.isdigit() or not 1 <= int(request.limit) <= MAX_PAGE:
+                errors["limit"] = f"must be a whole number from 1 to {MAX_PAGE}"
+            else:
+                limit = int(request.limit)
+        if errors:
+            raise ValidationError("the queue filters are not valid", errors)
+        after = _decode_cursor(request.cursor) if request.cursor else None
+        page = self.tickets.queue(
+            QueueQuery(
+                statuses=tuple(dict.fromkeys(request.statuses)),
+                state=state,
+                priority_rank=config.priorities[request.priority].rank if request.priority else None,
+                type=request.type,
+                assignee=request.assignee,
+                team=request.team,
+                requester=rules.normalise_email(request.requester) if request.requester else None,
+                limit=limit,
+                after=after,
+            )
+        )
+        return page, _encode_cursor(page.next_after) if page.next_after else None
+
+    # shared steps --------------------------------------------------------------------------------
+
+    def _transition(
+        self,
+        config: DeskConfig,
+        ticket: Ticket,
+        to: str,
+        version: Any,
+        comment: Any,
+        public: bool,
+        actor: Actor,
+    ) -> Ticket:
+        self._check_version(ticket, version)
+        text = rules.check_comment_body(comment) if comment not in (None, "") else None
+        moved = rules.transition(config, ticket, to, actor, self.clock.now())
+        saved = self.tickets.save(moved, ticket.version)
+        if text is not None:
+            self._comment(saved, text, public=public, actor=actor)
+        return saved
+
+    def _comment(self, ticket: Ticket, text: str, *, public: bool, actor: Actor) -> Comment:
+        updated, comment = rules.add_comment(
+            ticket, text, public=public, actor=actor, comment_id=self.ids.new_id(), now=self.clock.now()
+        )
+        self.tickets.add_comment(updated, comment)
+        return comment
+
+    def _resolve_id(self, id_or_ref: str) -> str:
+        if "-" in id_or_ref and id_or_ref.split("-", 1)[1].isdigit():
+            found = self.tickets.id_for_ref(id_or_ref.upper())
+            if found is None:
+                raise NotFoundError(f"no ticket {id_or_ref!r}")
+            return found
+        return id_or_ref
+
+    def _ticket(self, id_or_ref: str) -> Ticket:
+        ticket = self.tickets.get(self._resolve_id(id_or_ref))
+        if ticket is None:
+            raise NotFoundError(f"no ticket {id_or_ref!r}")
+        return ticket
+
+    @staticmethod
+    def _object(raw: Any, allowed: set[str] | None) -> dict[str, Any]:
+        if not isinstance(raw, dict):
+            raise MalformedRequestError("the body must be a JSON object")
+        if allowed is not None:
+            unknown = sorted(set(raw) - allowed)
+            if unknown:
+                raise ValidationError("unknown fields", {name: "is not a known field" for name in unknown})
+        return raw
+
+    @staticmethod
+    def _status_key(body: dict[str, Any]) -> str:
+        to = body.get("to")
+        if not isinstance(to, str) or not to:
+            raise ValidationError("say which status to move to", {"to": "is required"})
+        return to
+
+    @staticmethod
+    def _version(body: dict[str, Any]) -> int:
+        version = body.get("version")
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise ValidationError(
+                "the version the change is based on is required", {"version": "must be the ticket's version you read"}
+            )
+        return version
+
+    @staticmethod
+    def _check_version(ticket: Ticket, version: Any) -> None:
+        if version != ticket.version:
+            raise StaleVersionError(
+                "the ticket changed since you read it; reload it and try again", current_version=ticket.version
+            )

@@ -1,0 +1,116 @@
+"""What the services need from the outside world; DynamoDB adapters and test fakes implement these."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from chalicelib.domain.agents import Agent
+from chalicelib.domain.tickets import Comment, Ticket
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class IdSource(Protocol):
+    def new_id(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class QueueQuery:
+    """A queue request after the service resolved config names (priority -> rank)."""
+
+    statuses: tuple[str, ...] = ()
+    state: str = "open"  # "open", "done" or "all"; ignored when statuses are named
+    priority_rank: int | None = None
+    type: str | None = None
+    assignee: str | None = None
+    team: str | None = None
+    requester: str | None = None
+    limit: int = 25
+    after: str | None = None
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    tickets: list[Ticket]
+    next_after: str | None
+
+
+@dataclass(frozen=True)
+class IdempotencyClaim:
+    key: str
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class StoredConfig:
+    version: int
+    document: dict[str, Any]
+    updated_at: datetime
+    updated_by: str
+
+
+@dataclass(frozen=True)
+class PreviousTicket:
+    """The ticket an earlier request with the same idempotency key opened."""
+
+    ticket_id: str
+    fingerprint: str
+
+
+@dataclass
+class Migration:
+    moved: dict[str, int] = field(default_factory=dict)
+
+
+class TicketStore(Protocol):
+    def create(self, ticket: Ticket, claim: IdempotencyClaim | None) -> None:
+        """Write a new ticket; with a claim, atomically with it (IdempotencyConflict if taken)."""
+
+    def get(self, ticket_id: str) -> Ticket | None: ...
+
+    def get_with_comments(self, ticket_id: str) -> tuple[Ticket, list[Comment]] | None: ...
+
+    def id_for_ref(self, ref: str) -> str | None: ...
+
+    def save(self, ticket: Ticket, expected_version: int) -> Ticket:
+        """Write a changed ticket if it is still at `expected_version` (else StaleVersionError)."""
+
+    def add_comment(self, ticket: Ticket, comment: Comment) -> None: ...
+
+    def queue(self, query: QueueQuery) -> QueuePage: ...
+
+    def in_status(self, status: str, ticket_type: str, limit: int | None = None) -> list[Ticket]: ...
+
+
+class DeskStore(Protocol):
+    def current_config(self) -> StoredConfig | None: ...
+
+    def store_config(self, document: dict[str, Any], expected_version: int, actor: str, now: datetime) -> int:
+        """Store a new version if the current one is `expected_version` (else StaleVersionError)."""
+
+    def previous_ticket(self, key: str) -> PreviousTicket | None: ...
+
+    def count_new_ticket(self, requester_email: str, hour: str, limit: int, expires_at: datetime) -> bool:
+        """Count one more ticket for this requester this hour; False once `limit` is reached."""
+
+    def next_ref_number(self) -> int: ...
+
+    def signing_secret(self) -> bytes: ...
+
+    def create_agent(self, agent: Agent, token_hash: str) -> None: ...
+
+    def get_agent(self, agent_id: str) -> Agent | None: ...
+
+    def list_agents(self) -> list[Agent]: ...
+
+    def agent_for_token(self, token_hash: str) -> Agent | None: ...
+
+    def revoke_agent(self, agent_id: str) -> bool: ...
+
+
+class IdempotencyKeyTaken(Exception):
+    """A concurrent request claimed the same idempotency key first."""
