@@ -297,6 +297,11 @@ class DynamoTicketStore:
         return [self.get(r.pk) or _ticket(r) for r in results]
 
 
+    def backlog(self, status: str) -> list[tuple[str, datetime]]:
+        results = TicketRecord.by_status.query(status, attributes_to_get=["priority", "created_at"])
+        return [(r.priority, r.created_at) for r in results]
+
+
 def _range(priority_rank: int | None, after: str | None) -> Any:
     sort = TicketRecord.queue_sort
     if priority_rank is None:

@@ -29,6 +29,7 @@ RESERVED_FIELD_NAMES = frozenset(
         "priority",
         "fields",
         "website",
+        "form_token",
         "version",
     }
 )

@@ -385,6 +385,34 @@ class Desk:
         )
         return page, _encode_cursor(page.next_after) if page.next_after else None
 
+    def backlog(self) -> dict[str, Any]:
+        """Open tickets per status and priority, and the age of the oldest in each status."""
+        config = self.config()
+        now = self.clock.now()
+        rows = []
+        total = 0
+        for key in config.open_statuses():
+            tickets = self.tickets.backlog(key)
+            if not tickets:
+                continue
+            counts = {p.key: 0 for p in config.priorities_by_rank()}
+            for priority, _ in tickets:
+                counts[priority] = counts.get(priority, 0) + 1
+            oldest = min(created for _, created in tickets)
+            total += len(tickets)
+            rows.append(
+                {
+                    "status": key,
+                    "label": config.status(key).label,
+                    "category": config.status(key).category,
+                    "count": len(tickets),
+                    "by_priority": counts,
+                    "oldest_created_at": oldest,
+                    "oldest_age_seconds": int((now - oldest).total_seconds()),
+                }
+            )
+        return {"open": total, "statuses": rows, "as_of": now}
+
     # shared steps --------------------------------------------------------------------------------
 
     def _transition(

@@ -85,6 +85,9 @@ class TicketStore(Protocol):
 
     def in_status(self, status: str, ticket_type: str, limit: int | None = None) -> list[Ticket]: ...
 
+    def backlog(self, status: str) -> list[tuple[str, datetime]]:
+        """(priority, created_at) of every ticket in a status."""
+
 
 class DeskStore(Protocol):
     def current_config(self) -> StoredConfig | None: ...

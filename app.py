@@ -1,0 +1,107 @@
+"""The help desk's Chalice app: every route; each body hands the request to one view in chalicelib.web."""
+
+from __future__ import annotations
+
+from chalice.app import Chalice, Response
+
+from chalicelib.web import views
+
+app = Chalice(app_name="helpdesk")
+PUBLIC_BODY = ["application/json", "application/x-www-form-urlencoded"]
+
+
+@app.route("/tickets", methods=["POST"], content_types=PUBLIC_BODY)
+def open_ticket() -> Response:
+    return views.open_ticket()
+
+
+@app.route("/tickets", methods=["GET"])
+def list_tickets() -> Response:
+    return views.list_tickets()
+
+
+@app.route("/tickets", methods=["OPTIONS"])
+def tickets_preflight() -> Response:
+    return views.preflight()
+
+
+@app.route("/form", methods=["GET"])
+def form() -> Response:
+    return views.form_page()
+
+
+@app.route("/form/thanks", methods=["GET"])
+def thanks() -> Response:
+    return views.thanks_page()
+
+
+@app.route("/portal/tickets/{ticket_id}", methods=["GET"])
+def portal_ticket(ticket_id: str) -> Response:
+    return views.portal_ticket(ticket_id)
+
+
+@app.route("/portal/tickets/{ticket_id}/comments", methods=["POST"], content_types=PUBLIC_BODY)
+def portal_comment(ticket_id: str) -> Response:
+    return views.portal_comment(ticket_id)
+
+
+@app.route("/portal/tickets/{ticket_id}/transitions", methods=["POST"], content_types=PUBLIC_BODY)
+def portal_transition(ticket_id: str) -> Response:
+    return views.portal_transition(ticket_id)
+
+
+@app.route("/portal/tickets/{ticket_id}", methods=["OPTIONS"])
+@app.route("/portal/tickets/{ticket_id}/comments", methods=["OPTIONS"])
+@app.route("/portal/tickets/{ticket_id}/transitions", methods=["OPTIONS"])
+def portal_preflight(ticket_id: str) -> Response:
+    return views.preflight()
+
+
+@app.route("/tickets/{ticket_id}", methods=["GET"])
+def get_ticket(ticket_id: str) -> Response:
+    return views.get_ticket(ticket_id)
+
+
+@app.route("/tickets/{ticket_id}", methods=["PATCH"])
+def change_ticket(ticket_id: str) -> Response:
+    return views.change_ticket(ticket_id)
+
+
+@app.route("/tickets/{ticket_id}/transitions", methods=["POST"])
+def transition_ticket(ticket_id: str) -> Response:
+    return views.transition_ticket(ticket_id)
+
+
+@app.route("/tickets/{ticket_id}/comments", methods=["POST"])
+def comment_ticket(ticket_id: str) -> Response:
+    return views.comment_ticket(ticket_id)
+
+
+@app.route("/queues", methods=["GET"])
+def queues() -> Response:
+    return views.queues()
+
+
+@app.route("/admin/config", methods=["GET"])
+def get_config() -> Response:
+    return views.get_config()
+
+
+@app.route("/admin/config", methods=["PUT"])
+def put_config() -> Response:
+    return views.put_config()
+
+
+@app.route("/admin/agents", methods=["GET"])
+def list_agents() -> Response:
+    return views.list_agents()
+
+
+@app.route("/admin/agents", methods=["POST"])
+def create_agent() -> Response:
+    return views.create_agent()
+
+
+@app.route("/admin/agents/{agent_id}", methods=["DELETE"])
+def revoke_agent(agent_id: str) -> Response:
+    return views.revoke_agent(agent_id)

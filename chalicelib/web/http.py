@@ -1,0 +1,229 @@
+"""HTTP glue: body parsing, bearer tokens, CORS, and the one place desk errors become HTTP answers."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+from collections.abc import Callable
+from typing import Any, ParamSpec
+from urllib.parse import parse_qs
+
+from chalice.app import Request, Response
+
+from chalicelib import wiring
+from chalicelib.domain.agents import Agent
+from chalicelib.domain.errors import (
+    AuthenticationError,
+    ConflictError,
+    ForbiddenError,
+    HelpdeskError,
+    MalformedRequestError,
+    NotFoundError,
+    PayloadTooLargeError,
+    RateLimitedError,
+    ValidationError,
+)
+
+logger = logging.getLogger("helpdesk")
+
+STATUS_BY_ERROR: tuple[tuple[type[HelpdeskError], int], ...] = (
+    (ValidationError, 422),
+    (MalformedRequestError, 400),
+    (AuthenticationError, 401),
+    (ForbiddenError, 403),
+    (NotFoundError, 404),
+    (ConflictError, 409),
+    (PayloadTooLargeError, 413),
+    (RateLimitedError, 429),
+)
+JSON = "application/json"
+FORM = "application/x-www-form-urlencoded"
+IDEMPOTENCY_KEY_LIMIT = 255
+P = ParamSpec("P")
+
+
+def status_of(error: HelpdeskError) -> int:
+    return next((status for cls, status in STATUS_BY_ERROR if isinstance(error, cls)), 400)
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        body=json.dumps(body, ensure_ascii=False),
+        status_code=status,
+        headers={"Content-Type": f"{JSON}; charset=utf-8", "Cache-Control": "no-store", **(headers or {})},
+    )
+
+
+def error_body(error: HelpdeskError) -> dict[str, Any]:
+    return {"error": {"code": error.code, "message": error.message, **error.details}}
+
+
+def error_response(error: HelpdeskError) -> Response:
+    headers = {}
+    if isinstance(error, RateLimitedError):
+        headers["Retry-After"] = str(error.details.get("retry_after_seconds", 3600))
+    if isinstance(error, AuthenticationError):
+        headers["WWW-Authenticate"] = 'Bearer realm="helpdesk"'
+    return json_response(error_body(error), status_of(error), headers)
+
+
+def handled(
+    view: Callable[P, Response], *, on_error: Callable[[HelpdeskError], Response] | None = None
+) -> Callable[P, Response]:
+    """Wrap a view so desk errors answer with their 4xx and anything else with a logged, bare 500."""
+
+    @functools.wraps(view)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> Response:
+        try:
+            response = view(*args, **kwargs)
+        except HelpdeskError as error:
+            response = (on_error or error_response)(error)
+        except Exception:
+            logger.exception("unhandled error in %s", view.__name__)
+            response = json_response({"error": {"code": "internal", "message": "something went wrong"}}, 500)
+        return with_cors(response)
+
+    return wrapper
+
+
+def current_request() -> Request:
+    from app import app  # the Chalice app owns the request of this invocation
+
+    request = app.current_request
+    assert request is not None
+    return request
+
+
+def header(request: Request, name: str) -> str | None:
+    value = request.headers.get(name)
+    return value if isinstance(value, str) else None
+
+
+def query(request: Request, name: str) -> str | None:
+    params = request.query_params or {}
+    value = params.get(name)
+    return value if isinstance(value, str) else None
+
+
+def query_all(request: Request, name: str) -> list[str]:
+    params = request.query_params
+    values = params.getlist(name) if params is not None and name in params else []
+    return [v for v in values if isinstance(v, str)]
+
+
+def media_type(request: Request) -> str:
+    return (header(request, "content-type") or "").split(";")[0].strip().lower()
+
+
+def is_form(request: Request) -> bool:
+    return media_type(request) == FORM
+
+
+def wants_html(request: Request) -> bool:
+    accept = (header(request, "accept") or "").lower()
+    return "text/html" in accept and JSON not in accept
+
+
+def raw_body(request: Request) -> bytes:
+    body = request.raw_body or b""
+    if len(body) > wiring.settings().max_body_bytes:
+        raise PayloadTooLargeError(f"the request body is larger than {wiring.settings().max_body_bytes} bytes")
+    return body
+
+
+def json_body(request: Request) -> Any:
+    body = raw_body(request)
+    if not body.strip():
+        raise MalformedRequestError("the request body is empty; send a JSON object")
+    try:
+        return json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise MalformedRequestError("the request body is not valid JSON") from None
+
+
+def form_body(request: Request) -> dict[str, str]:
+    """A url-encoded form as name -> value; a name sent twice is refused rather than guessed at."""
+    try:
+        text = raw_body(request).decode("utf-8")
+        parsed = parse_qs(text, keep_blank_values=True, max_num_fields=200, strict_parsing=False)
+    except UnicodeDecodeError:
+        raise MalformedRequestError("the form is not UTF-8") from None
+    except ValueError:
+        raise PayloadTooLargeError("the form has too many fields") from None
+    repeated = sorted(name for name, values in parsed.items() if len(values) > 1)
+    if repeated:
+        raise ValidationError("a field was sent more than once", {name: "was sent more than once" for name in repeated})
+    return {name: values[0] for name, values in parsed.items()}
+
+
+def body_object(request: Request) -> dict[str, Any]:
+    """The request body as a dict, from JSON or a url-encoded form."""
+    if is_form(request):
+        return dict(form_body(request))
+    body = json_body(request)
+    if not isinstance(body, dict):
+        raise MalformedRequestError("the request body must be a JSON object")
+    return body
+
+
+def bearer_token(request: Request) -> str | None:
+    value = header(request, "authorization") or ""
+    scheme, _, token = value.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return None
+
+
+def idempotency_key(request: Request) -> str | None:
+    key = header(request, "idempotency-key")
+    if key is None:
+        return None
+    key = key.strip()
+    if not key or len(key) > IDEMPOTENCY_KEY_LIMIT or not key.isprintable():
+        raise ValidationError(
+            "bad Idempotency-Key", {"Idempotency-Key": f"must be 1 to {IDEMPOTENCY_KEY_LIMIT} printable characters"}
+        )
+    return key
+
+
+def signed_in_agent(request: Request) -> Agent:
+    return wiring.desk().authenticate(bearer_token(request))
+
+
+def signed_in_admin(request: Request) -> Agent:
+    agent = signed_in_agent(request)
+    if not agent.is_admin:
+        raise ForbiddenError("only an admin may do this")
+    return agent
+
+
+def public_base_url(request: Request) -> str:
+    """The URL the desk is reached at: the configured one, or what API Gateway says it was called by."""
+    configured = wiring.settings().public_url
+    if configured:
+        return configured
+    context = request.context or {}
+    host = header(request, "host") or context.get("domainName") or "localhost"
+    stage = context.get("stage")
+    if host.endswith(".amazonaws.com") and stage:
+        return f"https://{host}/{stage}"
+    proto = header(request, "x-forwarded-proto") or "https"
+    return f"{proto}://{host}"
+
+
+def with_cors(response: Response) -> Response:
+    """Allow the origins the stage lists (exactly, never '*'), so their web forms can post from the browser."""
+    request = current_request()
+    origin = (header(request, "origin") or "").rstrip("/")
+    if origin and origin in wiring.settings().cors_origins:
+        response.headers.update(
+            {
+                "Access-Control-Allow-Origin": origin,
+                "Access-Control-Allow-Headers": "Content-Type, Authorization, Idempotency-Key",
+                "Access-Control-Allow-Methods": "GET, POST, PATCH, PUT, DELETE, OPTIONS",
+                "Access-Control-Max-Age": "600",
+                "Vary": "Origin",
+            }
+        )
+    return response

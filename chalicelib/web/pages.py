@@ -1,0 +1,47 @@
+"""HTML pages (the public form, thank-you page, requester portal), rendered with autoescaping Jinja2."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice.app import Response
+
+_environment: Any = None
+
+# Pages carry no script; styles are inline. Portal pages hold a token in their URL: send no referrer.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+}
+
+
+def render(template: str, **context: Any) -> str:
+    """Jinja2 is imported on the first page rendered, never on the JSON API's cold path."""
+    global _environment
+    if _environment is None:
+        from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+        _environment = Environment(
+            loader=PackageLoader("chalicelib", "templates"),
+            autoescape=select_autoescape(default=True, default_for_string=True),
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+    return str(_environment.get_template(template).render(**context))
+
+
+def html_response(html: str, status: int = 200, *, frame_ancestors: str = "'none'") -> Response:
+    headers = {"Content-Type": "text/html; charset=utf-8", **SECURITY_HEADERS}
+    headers["Content-Security-Policy"] += f"; frame-ancestors {frame_ancestors}"
+    return Response(body=html, status_code=status, headers=headers)
+
+
+def redirect(location: str) -> Response:
+    return Response(body="", status_code=303, headers={"Location": location, "Cache-Control": "no-store"})
+
+
+def message_page(title: str, message: str, status: int) -> Response:
+    return html_response(render("message.html", title=title, message=message), status)

@@ -1,0 +1,108 @@
+"""How tickets, comments and agents look in JSON: one shape for agents, a narrower one for requesters."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from chalicelib.domain.agents import Agent
+from chalicelib.domain.config import DeskConfig, Transition
+from chalicelib.domain.tickets import Comment, Ticket
+
+
+def when(moment: datetime | None) -> str | None:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if moment else None
+
+
+def _status(config: DeskConfig, key: str) -> dict[str, str]:
+    status = config.status(key)
+    return {"key": status.key, "label": status.label, "category": status.category}
+
+
+def _type(config: DeskConfig, key: str) -> dict[str, str]:
+    ticket_type = config.type_named(key)
+    return {"key": key, "label": ticket_type.label if ticket_type else key}
+
+
+def transitions(config: DeskConfig, allowed: list[Transition]) -> list[dict[str, str]]:
+    return [
+        {"to": t.to_status, "label": t.label or config.status(t.to_status).label, "status": config.status(t.to_status).label}
+        for t in allowed
+    ]
+
+
+def comment(item: Comment, *, for_agent: bool) -> dict[str, Any]:
+    shown: dict[str, Any] = {
+        "id": item.id,
+        "body": item.body,
+        "public": item.public,
+        "author": {"role": item.author_role, "name": item.author_name},
+        "created_at": when(item.created_at),
+    }
+    if for_agent:
+        shown["author"]["id"] = item.author_id
+    return shown
+
+
+def ticket_row(config: DeskConfig, ticket: Ticket) -> dict[str, Any]:
+    priority = config.priority(ticket.priority)
+    return {
+        "id": ticket.id,
+        "ref": ticket.ref,
+        "type": _type(config, ticket.type),
+        "status": _status(config, ticket.status),
+        "priority": {"key": priority.key, "label": priority.label, "rank": ticket.priority_rank},
+        "subject": ticket.subject,
+        "requester": {"name": ticket.requester_name, "email": ticket.requester_email},
+        "assignee": ticket.assignee,
+        "team": ticket.team,
+        "created_at": when(ticket.created_at),
+        "updated_at": when(ticket.updated_at),
+        "status_since": when(ticket.status_since),
+        "first_response_at": when(ticket.first_response_at),
+        "version": ticket.version,
+    }
+
+
+def ticket_detail(
+    config: DeskConfig, ticket: Ticket, comments: list[Comment], allowed: list[Transition]
+) -> dict[str, Any]:
+    return {
+        **ticket_row(config, ticket),
+        "description": ticket.description,
+        "fields": ticket.fields,
+        "comment_count": ticket.comment_count,
+        "comments": [comment(c, for_agent=True) for c in comments],
+        "allowed_transitions": transitions(config, allowed),
+    }
+
+
+def portal_ticket(
+    config: DeskConfig, ticket: Ticket, comments: list[Comment], allowed: list[Transition]
+) -> dict[str, Any]:
+    """What the requester sees: never internal notes, assignees or teams."""
+    return {
+        "id": ticket.id,
+        "ref": ticket.ref,
+        "type": _type(config, ticket.type),
+        "status": _status(config, ticket.status),
+        "subject": ticket.subject,
+        "description": ticket.description,
+        "fields": ticket.fields,
+        "created_at": when(ticket.created_at),
+        "updated_at": when(ticket.updated_at),
+        "comments": [comment(c, for_agent=False) for c in comments if c.public],
+        "allowed_transitions": transitions(config, allowed),
+        "version": ticket.version,
+    }
+
+
+def agent(item: Agent) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "name": item.name,
+        "email": item.email,
+        "role": item.role,
+        "active": item.active,
+        "created_at": when(item.created_at),
+    }

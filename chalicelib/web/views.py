@@ -1,0 +1,354 @@
+"""One function per route: read the request, call one service, shape the answer."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import Any
+from urllib.parse import urlencode
+
+from chalice.app import Request, Response
+
+from chalicelib import wiring
+from chalicelib.domain.agents import Agent
+from chalicelib.domain.errors import HelpdeskError, RateLimitedError, ValidationError
+from chalicelib.services.desk import QueueRequest
+from chalicelib.web import pages, present
+from chalicelib.web.http import (
+    body_object,
+    bearer_token,
+    current_request,
+    error_response,
+    form_body,
+    handled,
+    idempotency_key,
+    is_form,
+    json_body,
+    json_response,
+    public_base_url,
+    query,
+    query_all,
+    signed_in_admin,
+    signed_in_agent,
+    status_of,
+    wants_html,
+)
+
+logger = logging.getLogger("helpdesk")
+CORE_FIELDS = ("type", "subject", "description", "requester_name", "requester_email", "priority")
+INPUT_TYPES = {"text": "text", "email": "email", "number": "number", "date": "date", "url": "url"}
+HONEYPOT = "website"
+
+
+def _page_or_json(error: HelpdeskError) -> Response:
+    """People in a browser get a page; programs get the JSON error."""
+    request = current_request()
+    if wants_html(request) or is_form(request):
+        title = "This link does not work" if status_of(error) in (401, 403) else "Something is not right"
+        return pages.message_page(title, error.message, status_of(error))
+    return error_response(error)
+
+
+# public: opening tickets ------------------------------------------------------------------------
+
+
+@handled
+def open_ticket() -> Response:
+    request = current_request()
+    if is_form(request):
+        return _open_from_form(request)
+    body = json_body(request)
+    if not isinstance(body, dict):
+        return error_response(ValidationError("send the ticket as a JSON object", {"": "must be an object"}))
+    if body.pop(HONEYPOT, None):
+        logger.info("dropped a ticket whose honeypot field was filled")
+        return json_response({"received": True}, 202)
+    opened = wiring.desk().open_ticket(body, from_form=False, idempotency_key=idempotency_key(request))
+    base = public_base_url(request)
+    headers = {} if opened.created else {"Idempotent-Replayed": "true"}
+    return json_response(
+        {
+            "id": opened.ticket.id,
+            "ref": opened.ticket.ref,
+            "status": opened.ticket.status,
+            "portal_url": _portal_url(base, opened.ticket.id, opened.portal_token),
+        },
+        201,
+        headers,
+    )
+
+
+def _open_from_form(request: Request) -> Response:
+    values = form_body(request)
+    base = public_base_url(request)
+    desk = wiring.desk()
+    if values.pop(HONEYPOT, "").strip():
+        logger.info("dropped a form post whose honeypot field was filled")
+        return pages.redirect(f"{base}/form/thanks")
+    form_token = values.pop("form_token", "").strip() or None
+    raw: dict[str, Any] = {name: values.pop(name) for name in CORE_FIELDS if name in values}
+    if not raw.get("priority"):
+        raw.pop("priority", None)
+    raw["fields"] = values
+    try:
+        opened = desk.open_ticket(raw, from_form=True, idempotency_key=f"form:{form_token}" if form_token else None)
+    except ValidationError as error:
+        config = desk.config()
+        ticket_type = config.type_named(str(raw.get("type") or config.desk.default_type))
+        if ticket_type is None:
+            return pages.message_page("Unknown request type", "Please start again from the form.", 422)
+        shown = {**{k: v for k, v in raw.items() if k != "fields"}, **values}
+        return _form(request, ticket_type.key, shown, error.errors, 422)
+    except RateLimitedError as error:
+        return pages.message_page("Please try again later", error.message, 429)
+    thank_you = desk.config().desk.thank_you_url
+    if thank_you:
+        joiner = "&" if "?" in thank_you else "?"
+        return pages.redirect(f"{thank_you}{joiner}{urlencode({'ref': opened.ticket.ref})}")
+    query_string = urlencode({"ref": opened.ticket.ref, "ticket": opened.ticket.id, "token": opened.portal_token})
+    return pages.redirect(f"{base}/form/thanks?{query_string}")
+
+
+def form_page() -> Response:
+    return handled(_form_page, on_error=_page_or_json)()
+
+
+def _form_page() -> Response:
+    request = current_request()
+    config = wiring.desk().config()
+    type_key = query(request, "type")
+    if type_key is None and len(config.types) > 1:
+        html = pages.render(
+            "form_index.html",
+            desk_name=config.desk.name,
+            types=list(config.types.values()),
+            form_url=f"{public_base_url(request)}/form",
+        )
+        return pages.html_response(html, frame_ancestors=_frame_ancestors())
+    key = type_key or next(iter(config.types))
+    if config.type_named(key) is None:
+        return pages.message_page("Unknown request type", "Please choose a request type from the form.", 404)
+    return _form(request, key, {}, {}, 200)
+
+
+def _form(request: Request, type_key: str, values: dict[str, Any], errors: dict[str, str], status: int) -> Response:
+    config = wiring.desk().config()
+    ticket_type = config.types[type_key]
+    base = public_base_url(request)
+    html = pages.render(
+        "form.html",
+        desk_name=config.desk.name,
+        type=ticket_type,
+        other_types=len(config.types) > 1,
+        form_url=f"{base}/form",
+        action=f"{base}/tickets",
+        form_token=secrets.token_urlsafe(18),
+        values=values,
+        errors=errors,
+        priorities=config.priorities_by_rank() if config.desk.public_priority else [],
+        default_priority=ticket_type.default_priority or config.desk.default_priority,
+        input_types=INPUT_TYPES,
+    )
+    return pages.html_response(html, status, frame_ancestors=_frame_ancestors())
+
+
+def _frame_ancestors() -> str:
+    """The form may be framed by the organisation's own sites (the stage's CORS origins)."""
+    return " ".join(("'self'", *wiring.settings().cors_origins))
+
+
+def thanks_page() -> Response:
+    return handled(_thanks_page, on_error=_page_or_json)()
+
+
+def _thanks_page() -> Response:
+    request = current_request()
+    config = wiring.desk().config()
+    ref, ticket_id, token = query(request, "ref"), query(request, "ticket"), query(request, "token")
+    portal_url = _portal_url(public_base_url(request), ticket_id, token) if ticket_id and token else None
+    html = pages.render("thanks.html", desk_name=config.desk.name, ref=ref, portal_url=portal_url)
+    return pages.html_response(html, frame_ancestors=_frame_ancestors())
+
+
+def _portal_url(base: str, ticket_id: str, token: str) -> str:
+    return f"{base}/portal/tickets/{ticket_id}?{urlencode({'token': token})}"
+
+
+# public: the requester portal ---------------------------------------------------------------------
+
+
+def _portal_token(request: Request) -> str | None:
+    return query(request, "token") or bearer_token(request)
+
+
+def portal_ticket(ticket_id: str) -> Response:
+    return handled(_portal_ticket, on_error=_page_or_json)(ticket_id)
+
+
+def _portal_ticket(ticket_id: str) -> Response:
+    request = current_request()
+    token = _portal_token(request)
+    detail = wiring.desk().portal_ticket(ticket_id, token)
+    shown = present.portal_ticket(detail.config, detail.ticket, detail.comments, detail.allowed)
+    if not wants_html(request):
+        return json_response(shown)
+    ticket_type = detail.config.type_named(detail.ticket.type)
+    labels = {f.name: f.label for f in ticket_type.fields} if ticket_type else {}
+    base = f"{public_base_url(request)}/portal/tickets/{ticket_id}"
+    token_query = urlencode({"token": token or ""})
+    html = pages.render(
+        "portal.html",
+        desk_name=detail.config.desk.name,
+        ticket=shown,
+        fields=[{"label": labels.get(k, k), "value": v} for k, v in detail.ticket.fields.items()],
+        comment_action=f"{base}/comments?{token_query}",
+        transition_action=f"{base}/transitions?{token_query}",
+    )
+    return pages.html_response(html)
+
+
+def portal_comment(ticket_id: str) -> Response:
+    return handled(_portal_comment, on_error=_page_or_json)(ticket_id)
+
+
+def _portal_comment(ticket_id: str) -> Response:
+    request = current_request()
+    token = _portal_token(request)
+    body = body_object(request)
+    comment = wiring.desk().portal_comment(ticket_id, token, body.get("body"))
+    if is_form(request):
+        return pages.redirect(_portal_url(public_base_url(request), ticket_id, token or ""))
+    return json_response(present.comment(comment, for_agent=False), 201)
+
+
+def portal_transition(ticket_id: str) -> Response:
+    return handled(_portal_transition, on_error=_page_or_json)(ticket_id)
+
+
+def _portal_transition(ticket_id: str) -> Response:
+    request = current_request()
+    token = _portal_token(request)
+    body = body_object(request)
+    if is_form(request) and isinstance(body.get("version"), str) and body["version"].isdigit():
+        body["version"] = int(body["version"])
+    if is_form(request) and not body.get("comment"):
+        body.pop("comment", None)
+    desk = wiring.desk()
+    desk.portal_transition(ticket_id, token, body)
+    if is_form(request):
+        return pages.redirect(_portal_url(public_base_url(request), ticket_id, token or ""))
+    detail = desk.portal_ticket(ticket_id, token)
+    return json_response(present.portal_ticket(detail.config, detail.ticket, detail.comments, detail.allowed))
+
+
+# agents ------------------------------------------------------------------------------------------
+
+
+@handled
+def list_tickets() -> Response:
+    request = current_request()
+    signed_in_agent(request)
+    page, cursor = wiring.desk().queue(
+        QueueRequest(
+            statuses=tuple(query_all(request, "status")),
+            state=query(request, "state"),
+            priority=query(request, "priority"),
+            type=query(request, "type"),
+            assignee=query(request, "assignee"),
+            team=query(request, "team"),
+            requester=query(request, "requester"),
+            limit=query(request, "limit"),
+            cursor=query(request, "cursor"),
+        )
+    )
+    config = wiring.desk().config()
+    return json_response({"tickets": [present.ticket_row(config, t) for t in page.tickets], "next_cursor": cursor})
+
+
+@handled
+def get_ticket(ticket_id: str) -> Response:
+    agent = signed_in_agent(current_request())
+    detail = wiring.desk().ticket_detail(ticket_id, agent)
+    return json_response(present.ticket_detail(detail.config, detail.ticket, detail.comments, detail.allowed))
+
+
+@handled
+def change_ticket(ticket_id: str) -> Response:
+    request = current_request()
+    agent = signed_in_agent(request)
+    wiring.desk().change(ticket_id, json_body(request), agent)
+    return _detail(ticket_id, agent)
+
+
+@handled
+def transition_ticket(ticket_id: str) -> Response:
+    request = current_request()
+    agent = signed_in_agent(request)
+    wiring.desk().transition(ticket_id, json_body(request), agent)
+    return _detail(ticket_id, agent)
+
+
+def _detail(ticket_id: str, agent: Agent) -> Response:
+    detail = wiring.desk().ticket_detail(ticket_id, agent)
+    return json_response(present.ticket_detail(detail.config, detail.ticket, detail.comments, detail.allowed))
+
+
+@handled
+def comment_ticket(ticket_id: str) -> Response:
+    request = current_request()
+    agent = signed_in_agent(request)
+    comment = wiring.desk().comment(ticket_id, json_body(request), agent)
+    return json_response(present.comment(comment, for_agent=True), 201)
+
+
+@handled
+def queues() -> Response:
+    signed_in_agent(current_request())
+    backlog = wiring.desk().backlog()
+    for row in backlog["statuses"]:
+        row["oldest_created_at"] = present.when(row["oldest_created_at"])
+    backlog["as_of"] = present.when(backlog["as_of"])
+    return json_response(backlog)
+
+
+# admin -------------------------------------------------------------------------------------------
+
+
+@handled
+def get_config() -> Response:
+    signed_in_admin(current_request())
+    return json_response(wiring.desk().config_document())
+
+
+@handled
+def put_config() -> Response:
+    request = current_request()
+    admin = signed_in_admin(request)
+    result = wiring.desk().replace_config(json_body(request), admin)
+    return json_response({**wiring.desk().config_document(), "moved": result["moved"]})
+
+
+@handled
+def create_agent() -> Response:
+    request = current_request()
+    signed_in_admin(request)
+    agent, token = wiring.desk().create_agent(json_body(request))
+    return json_response({"agent": present.agent(agent), "token": token}, 201)
+
+
+@handled
+def list_agents() -> Response:
+    signed_in_admin(current_request())
+    return json_response({"agents": [present.agent(a) for a in wiring.desk().list_agents()]})
+
+
+@handled
+def revoke_agent(agent_id: str) -> Response:
+    admin = signed_in_admin(current_request())
+    return json_response({"agent": present.agent(wiring.desk().revoke_agent(agent_id, admin))})
+
+
+@handled
+def preflight() -> Response:
+    """CORS preflight: `handled` adds the headers when the Origin is one the stage allows."""
+    return Response(body="", status_code=204, headers={"Cache-Control": "no-store"})

@@ -1,0 +1,258 @@
+"""Opening tickets: JSON and plain HTML form posts, idempotency, bots, limits, CORS."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import parse_qs, urlsplit
+
+from chalicelib import wiring
+from chalicelib.domain.config import shipped_document
+from tests.api.conftest import DEFECT_FIELDS, Api
+
+
+def _body(response: object) -> str:
+    body = response.body  # type: ignore[attr-defined]
+    return body.decode() if isinstance(body, bytes) else body
+
+
+def test_json_post_answers_201_with_only_id_ref_status_and_portal_link(api: Api) -> None:
+    status, answer = api.json(
+        "POST",
+        "/tickets",
+        {
+            "type": "defect",
+            "subject": "Invoice cannot be saved",
+            "description": "Saving an invoice fails.",
+            "requester_name": "Rosa Diaz",
+            "requester_email": "Rosa@Example.org",
+            "fields": DEFECT_FIELDS,
+        },
+        token=None,
+    )
+    assert status == 201
+    assert set(answer) == {"id", "ref", "status", "portal_url"}
+    assert answer["ref"] == "HD-1001"
+    assert answer["status"] == "submitted"
+    assert answer["portal_url"].startswith(f"https://desk.example.org/portal/tickets/{answer['id']}?token=")
+
+
+def test_references_are_short_and_sequential(api: Api) -> None:
+    refs = [api.open(requester_email=f"r{i}@example.org")["ref"] for i in range(3)]
+    assert refs == ["HD-1001", "HD-1002", "HD-1003"]
+
+
+def test_ticket_can_be_read_by_its_reference(api: Api) -> None:
+    opened = api.open()
+    assert api.ticket("HD-1001")["id"] == opened["id"]
+    assert api.ticket("hd-1001")["id"] == opened["id"]
+
+
+def test_missing_required_intake_field_is_refused_naming_the_field(api: Api) -> None:
+    fields = {k: v for k, v in DEFECT_FIELDS.items() if k != "steps_to_reproduce"}
+    status, answer = api.json(
+        "POST",
+        "/tickets",
+        {"type": "defect", "subject": "s", "description": "d", "requester_name": "n", "requester_email": "n@example.org", "fields": fields},
+        token=None,
+    )
+    assert status == 422
+    assert answer["error"]["code"] == "invalid_input"
+    assert answer["error"]["errors"] == {"fields.steps_to_reproduce": "is required"}
+
+
+def test_unknown_fields_and_wrong_types_are_refused_naming_each(api: Api) -> None:
+    status, answer = api.json(
+        "POST",
+        "/tickets",
+        {
+            "type": "training",
+            "subject": "Training",
+            "description": "d",
+            "requester_name": "n",
+            "requester_email": "not-an-email",
+            "colour": "blue",
+            "fields": {"course": "Basics", "attendees": "many", "format": "By pigeon", "shoe_size": 9},
+        },
+        token=None,
+    )
+    assert status == 422
+    errors = answer["error"]["errors"]
+    assert set(errors) == {"colour", "requester_email", "fields.attendees", "fields.format", "fields.shoe_size"}
+
+
+def test_requesters_cannot_choose_a_priority_unless_the_desk_allows_it(api: Api) -> None:
+    status, answer = api.json(
+        "POST",
+        "/tickets",
+        {"subject": "s", "description": "d", "requester_name": "n", "requester_email": "n@example.org", "priority": "critical"},
+        token=None,
+    )
+    assert status == 422
+    assert "priority" in answer["error"]["errors"]
+
+
+def test_malformed_json_is_a_400_never_a_500(api: Api) -> None:
+    response = api.request("POST", "/tickets", "{not json", token=None)
+    assert response.status_code == 400
+    assert json.loads(_body(response))["error"]["code"] == "malformed_request"
+    assert api.json("POST", "/tickets", [1, 2], token=None)[0] == 422
+
+
+def test_a_body_over_the_size_limit_is_refused_with_413(api: Api) -> None:
+    status, answer = api.json(
+        "POST",
+        "/tickets",
+        {"subject": "s", "description": "x" * 70000, "requester_name": "n", "requester_email": "n@example.org"},
+        token=None,
+    )
+    assert status == 413
+    assert answer["error"]["code"] == "payload_too_large"
+
+
+def test_an_overlong_description_is_refused_naming_the_field(api: Api) -> None:
+    status, answer = api.json(
+        "POST",
+        "/tickets",
+        {"subject": "s", "description": "x" * 20001, "requester_name": "n", "requester_email": "n@example.org"},
+        token=None,
+    )
+    assert status == 422
+    assert "description" in answer["error"]["errors"]
+
+
+def test_retry_with_the_same_idempotency_key_returns_the_first_ticket(api: Api) -> None:
+    body = {"subject": "s", "description": "d", "requester_name": "n", "requester_email": "n@example.org"}
+    headers = {"Idempotency-Key": "order-77"}
+    first = api.json("POST", "/tickets", body, token=None, headers=headers)
+    again = api.json("POST", "/tickets", body, token=None, headers=headers)
+    assert first[0] == again[0] == 201
+    assert first[1]["id"] == again[1]["id"]
+    status, page = api.json("GET", "/tickets")
+    assert [t["id"] for t in page["tickets"]] == [first[1]["id"]]
+
+
+def test_reusing_an_idempotency_key_for_another_request_is_refused(api: Api) -> None:
+    body = {"subject": "s", "description": "d", "requester_name": "n", "requester_email": "n@example.org"}
+    api.json("POST", "/tickets", body, token=None, headers={"Idempotency-Key": "k"})
+    status, answer = api.json("POST", "/tickets", {**body, "subject": "other"}, token=None, headers={"Idempotency-Key": "k"})
+    assert status == 409
+
+
+def test_a_json_post_with_the_honeypot_filled_creates_nothing(api: Api) -> None:
+    status, _ = api.json(
+        "POST",
+        "/tickets",
+        {"subject": "s", "description": "d", "requester_name": "n", "requester_email": "n@example.org", "website": "spam.example"},
+        token=None,
+    )
+    assert status == 202
+    assert api.json("GET", "/tickets?state=all")[1]["tickets"] == []
+
+
+def test_a_plain_form_post_answers_303_to_a_thank_you_page_that_shows_the_reference(api: Api) -> None:
+    response = api.form(
+        "/tickets",
+        {
+            "type": "defect",
+            "subject": "Invoice cannot be saved",
+            "description": "It fails.",
+            "requester_name": "Rosa",
+            "requester_email": "rosa@example.org",
+            "form_token": "t1",
+            "website": "",
+            "environment": "",
+            **DEFECT_FIELDS,
+        },
+    )
+    assert response.status_code == 303
+    location = response.headers["Location"]
+    assert location.startswith("https://desk.example.org/form/thanks?")
+    params = parse_qs(urlsplit(location).query)
+    assert params["ref"] == ["HD-1001"]
+    thanks = api.client.http.get(f"/form/thanks?{urlsplit(location).query}")
+    assert thanks.status_code == 200
+    assert "HD-1001" in _body(thanks)
+    ticket = api.ticket("HD-1001")
+    assert ticket["fields"] == DEFECT_FIELDS
+    assert "environment" not in ticket["fields"]
+
+
+def test_a_double_submitted_form_opens_one_ticket(api: Api) -> None:
+    fields = {"subject": "s", "description": "d", "requester_name": "n", "requester_email": "n@example.org", "form_token": "same"}
+    assert api.form("/tickets", fields).status_code == 303
+    assert api.form("/tickets", fields).status_code == 303
+    assert len(api.json("GET", "/tickets")[1]["tickets"]) == 1
+
+
+def test_a_form_post_with_the_honeypot_filled_is_thanked_and_dropped(api: Api) -> None:
+    fields = {"subject": "s", "description": "d", "requester_name": "n", "requester_email": "n@example.org", "website": "x"}
+    response = api.form("/tickets", fields)
+    assert response.status_code == 303
+    assert api.json("GET", "/tickets?state=all")[1]["tickets"] == []
+
+
+def test_a_form_with_errors_is_shown_again_with_the_values_and_escaped(api: Api) -> None:
+    response = api.form(
+        "/tickets",
+        {"type": "defect", "subject": '<script>alert("x")</script>', "description": "d", "requester_name": "n", "requester_email": "bad"},
+    )
+    assert response.status_code == 422
+    html = _body(response)
+    assert "<script>alert" not in html
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html
+    assert "must be an email address" in html
+    assert 'id="fields.steps_to_reproduce-error"' in html
+
+
+def test_the_desk_thank_you_url_receives_form_posts(api: Api, admin_token: str) -> None:
+    document = shipped_document()
+    document["desk"]["thank_you_url"] = "https://www.example.org/thanks"
+    assert api.json("PUT", "/admin/config", {"config": document, "version": 0})[0] == 200
+    response = api.form("/tickets", {"subject": "s", "description": "d", "requester_name": "n", "requester_email": "n@example.org"})
+    assert response.headers["Location"] == "https://www.example.org/thanks?ref=HD-1001"
+
+
+def test_more_new_tickets_per_hour_than_allowed_from_one_address_are_refused_with_429(api: Api, clock) -> None:
+    document = shipped_document()
+    document["desk"]["new_tickets_per_hour"] = 2
+    wiring.desk().seed_config(document)
+    for _ in range(2):
+        api.open()
+    status, answer = api.json(
+        "POST",
+        "/tickets",
+        {"subject": "s", "description": "d", "requester_name": "n", "requester_email": "rosa@example.org"},
+        token=None,
+    )
+    assert status == 429
+    assert answer["error"]["code"] == "rate_limited"
+    assert api.open(requester_email="someone.else@example.org")["ref"] == "HD-1003"
+    clock.advance(hours=1)
+    assert api.open()["ref"] == "HD-1004"
+
+
+def test_allowed_origins_get_cors_headers_and_others_do_not(api: Api) -> None:
+    body = {"subject": "s", "description": "d", "requester_name": "n", "requester_email": "n@example.org"}
+    allowed = api.request("POST", "/tickets", body, token=None, headers={"Origin": "https://www.example.org"})
+    assert allowed.headers["Access-Control-Allow-Origin"] == "https://www.example.org"
+    other = api.request("POST", "/tickets", body, token=None, headers={"Origin": "https://evil.example"})
+    assert "Access-Control-Allow-Origin" not in other.headers
+    preflight = api.client.http.options("/tickets", headers={"Origin": "https://www.example.org"})
+    assert preflight.status_code == 204
+    assert "Idempotency-Key" in preflight.headers["Access-Control-Allow-Headers"]
+
+
+def test_the_form_page_lists_the_types_and_renders_each_types_intake_fields(api: Api) -> None:
+    index = _body(api.client.http.get("/form"))
+    for label in ("Defect", "Consultation", "Training", "Question"):
+        assert label in index
+    defect = api.client.http.get("/form?type=defect")
+    html = _body(defect)
+    assert defect.status_code == 200
+    assert 'action="https://desk.example.org/tickets"' in html
+    assert 'name="steps_to_reproduce"' in html
+    assert 'name="website"' in html
+    assert 'name="form_token"' in html
+    assert 'name="priority"' not in html
+    assert defect.headers["Content-Security-Policy"].startswith("default-src 'none'")
+    assert api.client.http.get("/form?type=nope").status_code == 404

@@ -1,0 +1,87 @@
+"""Shared fixtures: moto as AWS, the tables built from infra/template.json, a clock the test moves."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+# The process environment must be set before anything creates a botocore client or imports the app.
+for _name in [n for n in os.environ if n.startswith("AWS_ENDPOINT_URL")]:
+    del os.environ[_name]
+os.environ.update(
+    AWS_DEFAULT_REGION="us-east-1",
+    AWS_ACCESS_KEY_ID="testing",
+    AWS_SECRET_ACCESS_KEY="testing",  # noqa: S105 - moto's fake credentials
+    AWS_SECURITY_TOKEN="testing",  # noqa: S105
+    AWS_SESSION_TOKEN="testing",  # noqa: S105
+    AWS_ACCOUNT_ID_ENDPOINT_MODE="disabled",
+    HELPDESK_CORS_ORIGINS="https://www.example.org",
+    HELPDESK_PUBLIC_URL="https://desk.example.org",
+)
+os.environ.pop("AWS_PROFILE", None)
+
+from moto import mock_aws  # noqa: E402
+from moto.dynamodb.models import DynamoDBBackend  # noqa: E402
+
+START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # a Monday
+
+
+class ManualClock:
+    """A clock that only moves when the test says so."""
+
+    def __init__(self, start: datetime = START) -> None:
+        self.current = start
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, **delta: float) -> datetime:
+        self.current += timedelta(**delta)
+        return self.current
+
+
+_scans: list[dict[str, Any]] = []
+_real_scan = DynamoDBBackend.scan
+
+
+def _recording_scan(self: DynamoDBBackend, table_name: str, *args: Any, **kwargs: Any) -> Any:
+    _scans.append({"table": table_name})
+    return _real_scan(self, table_name, *args, **kwargs)
+
+
+DynamoDBBackend.scan = _recording_scan  # type: ignore[method-assign]
+
+
+@pytest.fixture(autouse=True)
+def no_scan() -> Iterator[None]:
+    """Fail any test during which anything issued a DynamoDB Scan: every read must be a key or index lookup."""
+    before = len(_scans)
+    yield
+    issued = _scans[before:]
+    assert not issued, f"a DynamoDB Scan was issued: {issued}"
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def aws(clock: ManualClock) -> Iterator[dict[str, str]]:
+    """moto with the desk's tables created from infra/template.json; the desk wired to them and to `clock`."""
+    import boto3
+
+    from chalicelib import wiring
+    from infra.tables import create_stack
+
+    with mock_aws():
+        outputs = create_stack(boto3.client("cloudformation", region_name="us-east-1"))
+        os.environ["HELPDESK_TICKETS_TABLE"] = outputs["TicketsTableName"]
+        os.environ["HELPDESK_DESK_TABLE"] = outputs["DeskTableName"]
+        wiring.reset(clock=clock)
+        yield outputs
+        wiring.reset()
