@@ -6,6 +6,7 @@ import hashlib
 import heapq
 import json
 import secrets
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -132,6 +133,54 @@ def _comment(record: CommentRecord) -> Comment:
     )
 
 
+SAVED_ATTRIBUTES = (
+    "type",
+    "status",
+    "state",
+    "priority",
+    "priority_rank",
+    "subject",
+    "fields",
+    "updated_at",
+    "status_since",
+    "changed_by",
+    "version",
+    "assignee",
+    "team",
+    "queue_sort",
+    "assignee_state",
+    "team_state",
+    "requester_state",
+)
+
+
+def _comment_record(comment: Comment) -> CommentRecord:
+    return CommentRecord(
+        pk=comment.ticket_id,
+        sk=f"comment#{comment.created_at.strftime('%Y-%m-%dT%H:%M:%S.%fZ')}#{comment.id}",
+        id=comment.id,
+        body=comment.body,
+        public=comment.public,
+        author_role=comment.author_role,
+        author_id=comment.author_id,
+        author_name=comment.author_name,
+        created_at=comment.created_at,
+    )
+
+
+def _comment_actions(ticket: Ticket) -> list[Any]:
+    """One more comment; the first public agent reply's time is kept, never overwritten."""
+    actions: list[Any] = [TicketRecord.comment_count.add(1)]
+    if ticket.first_response_at is not None:
+        actions.append(TicketRecord.first_response_at.set(TicketRecord.first_response_at | ticket.first_response_at))
+    return actions
+
+
+def _transaction_condition_failed(error: Exception) -> bool:
+    reasons = getattr(error, "cancellation_reasons", None) or []
+    return any(getattr(r, "code", None) == "ConditionalCheckFailed" for r in reasons if r)
+
+
 def _hashed(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -154,8 +203,7 @@ class DynamoTicketStore:
                 transaction.save(marker, condition=IdempotencyRecord.pk.does_not_exist())
                 transaction.save(record, condition=TicketRecord.pk.does_not_exist())
         except TransactWriteError as error:
-            reasons = [getattr(r, "code", None) for r in (error.cancellation_reasons or []) if r]
-            if "ConditionalCheckFailed" in reasons:
+            if _transaction_condition_failed(error):
                 raise IdempotencyKeyTaken() from error
             raise
 
@@ -177,41 +225,25 @@ class DynamoTicketStore:
             return str(record.pk)
         return None
 
-    def save(self, ticket: Ticket, expected_version: int) -> Ticket:
+    def save(self, ticket: Ticket, expected_version: int, comment: Comment | None = None) -> Ticket:
         """Update only what transitions and edits change, so concurrent comment counts are never overwritten."""
-        saved = Ticket(**{**ticket.__dict__, "version": expected_version + 1})
+        saved = replace(ticket, version=expected_version + 1)
         record = _record(saved)
-        names = (
-            "type",
-            "status",
-            "state",
-            "priority",
-            "priority_rank",
-            "subject",
-            "fields",
-            "updated_at",
-            "status_since",
-            "changed_by",
-            "version",
-            "assignee",
-            "team",
-            "queue_sort",
-            "assignee_state",
-            "team_state",
-            "requester_state",
-        )
         actions = []
-        for name in names:
+        for name in SAVED_ATTRIBUTES:
             attribute = getattr(TicketRecord, name)
             value = getattr(record, name)
             actions.append(attribute.remove() if value is None else attribute.set(value))
+        condition = TicketRecord.pk.exists() & (TicketRecord.version == expected_version)
         try:
-            record.update(
-                actions=actions,
-                condition=TicketRecord.pk.exists() & (TicketRecord.version == expected_version),
-            )
-        except UpdateError as error:
-            if _is_condition_failure(error):
+            if comment is None:
+                record.update(actions=actions, condition=condition)
+            else:
+                with TransactWrite(connection=transaction_connection()) as transaction:
+                    transaction.update(record, actions=actions + _comment_actions(saved), condition=condition)
+                    transaction.save(_comment_record(comment), condition=CommentRecord.sk.does_not_exist())
+        except (UpdateError, TransactWriteError) as error:
+            if _is_condition_failure(error) or _transaction_condition_failed(error):
                 raise StaleVersionError(
                     "the ticket changed since you read it; reload it and try again"
                 ) from error
@@ -219,31 +251,12 @@ class DynamoTicketStore:
         return saved
 
     def add_comment(self, ticket: Ticket, comment: Comment) -> None:
-        record = CommentRecord(
-            pk=ticket.id,
-            sk=f"comment#{comment.created_at.strftime('%Y-%m-%dT%H:%M:%S.%fZ')}#{comment.id}",
-            id=comment.id,
-            body=comment.body,
-            public=comment.public,
-            author_role=comment.author_role,
-            author_id=comment.author_id,
-            author_name=comment.author_name,
-            created_at=comment.created_at,
-        )
-        actions = [
-            TicketRecord.comment_count.add(1),
-            TicketRecord.updated_at.set(ticket.updated_at),
-            TicketRecord.changed_by.set(ticket.changed_by),
-        ]
-        if ticket.first_response_at is not None:
-            actions.append(
-                TicketRecord.first_response_at.set(TicketRecord.first_response_at | ticket.first_response_at)
-            )
+        actions = [TicketRecord.updated_at.set(ticket.updated_at), TicketRecord.changed_by.set(ticket.changed_by)]
         with TransactWrite(connection=transaction_connection()) as transaction:
-            transaction.save(record, condition=CommentRecord.sk.does_not_exist())
+            transaction.save(_comment_record(comment), condition=CommentRecord.sk.does_not_exist())
             transaction.update(
                 TicketRecord(pk=ticket.id, sk=TICKET_SK),
-                actions=actions,
+                actions=actions + _comment_actions(ticket),
                 condition=TicketRecord.pk.exists(),
             )
 
@@ -292,9 +305,14 @@ class DynamoTicketStore:
         more = len(merged) > query.limit
         return QueuePage([_ticket(r) for r in page], page[-1].queue_sort if more and page else None)
 
-    def in_status(self, status: str, ticket_type: str, limit: int | None = None) -> list[Ticket]:
-        results = TicketRecord.by_status.query(status, filter_condition=TicketRecord.type == ticket_type, limit=limit)
-        return [self.get(r.pk) or _ticket(r) for r in results]
+    def in_status(self, status: str, ticket_type: str | None, limit: int | None = None) -> list[Ticket]:
+        condition = TicketRecord.type == ticket_type if ticket_type else None
+        results = TicketRecord.by_status.query(status, filter_condition=condition, limit=limit)
+        return [_ticket(r) for r in results]
+
+    def with_rank(self, state: str, rank: int) -> list[Ticket]:
+        results = TicketRecord.by_state.query(state, TicketRecord.queue_sort.startswith(f"{rank:02d}#"))
+        return [_ticket(r) for r in results]
 
 
     def backlog(self, status: str) -> list[tuple[str, datetime]]:

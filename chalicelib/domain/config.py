@@ -186,6 +186,11 @@ def parse_duration_minutes(text: str) -> int:
     return int(match.group(1)) * DURATION_UNIT_MINUTES[match.group(2)]
 
 
+def _known(value: Any, known: dict[str, Any]) -> bool:
+    """Whether `value` is one of the keys; a list or object in its place is simply not one."""
+    return isinstance(value, str) and value in known
+
+
 class _Checker:
     """Collects every problem of a document under its path, so one answer names them all."""
 
@@ -349,7 +354,7 @@ def _parse_workflows(c: _Checker, value: Any, statuses: dict[str, Status]) -> di
         keys.append((f"{path}.key", key))
         members: list[str] = []
         for j, status in enumerate(c.items(item.get("statuses"), f"{path}.statuses")):
-            if status not in statuses:
+            if not _known(status, statuses):
                 c.fail(f"{path}.statuses[{j}]", f"unknown status {status!r}")
             elif status in members:
                 c.fail(f"{path}.statuses[{j}]", f"status {status!r} is listed twice")
@@ -461,13 +466,13 @@ def _parse_types(
         )
         key = c.key(item.get("key"), f"{path}.key")
         keys.append((f"{path}.key", key))
-        if item.get("workflow") not in workflows:
+        if not _known(item.get("workflow"), workflows):
             c.fail(f"{path}.workflow", f"unknown workflow {item.get('workflow')!r}")
         team = item.get("team")
-        if team is not None and team not in teams:
+        if team is not None and not _known(team, teams):
             c.fail(f"{path}.team", f"unknown team {team!r}")
         default_priority = item.get("default_priority")
-        if default_priority is not None and default_priority not in priorities:
+        if default_priority is not None and not _known(default_priority, priorities):
             c.fail(f"{path}.default_priority", f"unknown priority {default_priority!r}")
         types[key] = TicketType(
             key=key,
@@ -570,7 +575,7 @@ def _parse_calendar(c: _Checker, value: Any) -> BusinessCalendar:
     timezone = item.get("timezone", "UTC")
     try:
         ZoneInfo(str(timezone))
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # "Europe" names a folder: IsADirectoryError
         c.fail(f"{path}.timezone", f"unknown time zone {timezone!r}")
         timezone = "UTC"
     hours: dict[int, tuple[int, int]] = {}
@@ -621,9 +626,9 @@ def _parse_desk(
         "portal_link_days",
     }
     item = c.obj(value, "desk", allowed, {"name", "default_type", "default_priority"})
-    if item.get("default_type") not in types:
+    if not _known(item.get("default_type"), types):
         c.fail("desk.default_type", f"unknown ticket type {item.get('default_type')!r}")
-    if item.get("default_priority") not in priorities:
+    if not _known(item.get("default_priority"), priorities):
         c.fail("desk.default_priority", f"unknown priority {item.get('default_priority')!r}")
     thank_you = item.get("thank_you_url")
     if thank_you is not None and (not isinstance(thank_you, str) or not re.match(r"^https?://\S+$", thank_you)):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
@@ -12,7 +13,9 @@ from chalicelib.domain.errors import TransitionNotAllowedError, ValidationError
 
 EMAIL_PATTERN = re.compile(r"^[^@\s<>\"',;]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+$")
 URL_PATTERN = re.compile(r"^https?://[^\s<>\"]+$", re.IGNORECASE)
-NUMBER_PATTERN = re.compile(r"^-?\d{1,15}(\.\d{1,6})?$")
+NUMBER_PATTERN = re.compile(r"^-?[0-9]{1,15}(\.[0-9]{1,6})?$")
+DATE_PATTERN = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+NUMBER_LIMIT = 1e15
 SUBJECT_LIMIT = 200
 DESCRIPTION_LIMIT = 20000
 NAME_LIMIT = 200
@@ -137,7 +140,7 @@ def check_submission(config: DeskConfig, raw: dict[str, Any], *, from_form: bool
         priority = default or config.desk.default_priority
     elif not config.desk.public_priority:
         errors["priority"] = "cannot be chosen by requesters on this desk"
-    elif priority not in config.priorities:
+    elif not isinstance(priority, str) or priority not in config.priorities:
         errors["priority"] = f"must be one of {', '.join(config.priorities)}"
 
     values = raw.get("fields", {})
@@ -198,6 +201,8 @@ def _field_value(spec: FieldSpec, value: Any, *, from_form: bool) -> Any:
         if isinstance(value, bool):
             raise ValueError("must be a number")
         if isinstance(value, (int, float)):
+            if not math.isfinite(value) or abs(value) >= NUMBER_LIMIT:
+                raise ValueError(f"must be a number below {NUMBER_LIMIT:.0e}")
             return value
         if isinstance(value, str) and NUMBER_PATTERN.match(value.strip()):
             text = value.strip()
@@ -218,11 +223,11 @@ def _field_value(spec: FieldSpec, value: Any, *, from_form: bool) -> Any:
         raise ValueError("must be an http or https URL")
     elif spec.type == "date":
         try:
+            if not DATE_PATTERN.match(text):
+                raise ValueError
             date.fromisoformat(text)
         except ValueError:
             raise ValueError("must be a date as YYYY-MM-DD") from None
-        if len(text) != 10:
-            raise ValueError("must be a date as YYYY-MM-DD")
     elif spec.type == "choice" and text not in spec.choices:
         raise ValueError(f"must be one of {', '.join(spec.choices)}")
     return text
@@ -278,6 +283,18 @@ def remap_status(config: DeskConfig, ticket: Ticket, to: str, actor: Actor, now:
     return _moved(config, ticket, to, actor, now)
 
 
+def refresh_from_config(config: DeskConfig, ticket: Ticket, actor: Actor, priority: str | None = None) -> Ticket:
+    """Re-derive what a ticket stores from the configuration (rank, open or done) after it changed."""
+    key = priority or ticket.priority
+    return replace(
+        ticket,
+        priority=key,
+        priority_rank=config.priority(key).rank,
+        is_open=config.status(ticket.status).is_open,
+        changed_by=actor.label,
+    )
+
+
 def _moved(config: DeskConfig, ticket: Ticket, to: str, actor: Actor, now: datetime) -> Ticket:
     return replace(
         ticket,
@@ -305,20 +322,20 @@ def change_details(
         errors[name] = "cannot be changed here" if name in {"status", "type", "ref", "id"} else "is not a known field"
     updates: dict[str, Any] = {}
     if "priority" in changes:
-        if changes["priority"] not in config.priorities:
+        if not isinstance(changes["priority"], str) or changes["priority"] not in config.priorities:
             errors["priority"] = f"must be one of {', '.join(config.priorities)}"
         else:
             updates["priority"] = changes["priority"]
             updates["priority_rank"] = config.priorities[changes["priority"]].rank
     if "assignee" in changes:
         assignee = changes["assignee"]
-        if assignee is not None and assignee not in agent_ids:
+        if assignee is not None and (not isinstance(assignee, str) or assignee not in agent_ids):
             errors["assignee"] = "must be the id of an active agent, or null"
         else:
             updates["assignee"] = assignee
     if "team" in changes:
         team = changes["team"]
-        if team is not None and team not in config.teams:
+        if team is not None and (not isinstance(team, str) or team not in config.teams):
             errors["team"] = f"must be one of {', '.join(config.teams)}, or null"
         else:
             updates["team"] = team

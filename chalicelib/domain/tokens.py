@@ -28,7 +28,7 @@ def sign_link(secret: bytes, purpose: str, subject: str, expires_at: datetime) -
 def verify_link(secret: bytes, purpose: str, token: str, now: datetime) -> str:
     """The subject the token was signed for, or AuthenticationError if forged, altered or expired."""
     parts = token.split(".") if isinstance(token, str) else []
-    if len(parts) != 3 or not parts[1].isdigit():
+    if len(parts) != 3 or not (parts[1].isascii() and parts[1].isdigit()) or len(parts[1]) > 12:
         raise AuthenticationError("the link is not valid")
     subject, expires_text, mac = parts
     expected = _mac(secret, purpose, subject, int(expires_text))

@@ -6,8 +6,10 @@ import base64
 import binascii
 import hashlib
 import json
+import logging
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from collections.abc import Callable
 from typing import Any
 
 from chalicelib.domain import tickets as rules
@@ -37,6 +39,7 @@ from chalicelib.services.ports import (
     TicketStore,
 )
 
+logger = logging.getLogger("helpdesk")
 PORTAL = "portal"
 MAX_PAGE = 100
 REF_PATTERN_DIGITS = 9
@@ -80,6 +83,11 @@ def requester_actor(ticket: Ticket) -> Actor:
 
 def _fingerprint(payload: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _is_whole_number(text: str) -> bool:
+    """ASCII digits only: str.isdigit() also accepts '²', which int() then refuses."""
+    return text.isascii() and text.isdigit() and len(text) <= 9
 
 
 def _encode_cursor(after: str) -> str:
@@ -137,7 +145,7 @@ class Desk:
                 "send the configuration as {\"config\": {...}, \"version\": n}",
                 {"config": "is required and must be an object"},
             )
-        unknown = sorted(set(body) - {"config", "version", "status_mapping"})
+        unknown = sorted(set(body) - {"config", "version", "status_mapping", "priority_mapping"})
         if unknown:
             raise ValidationError("unknown settings", {name: "is not a known field" for name in unknown})
         version = body.get("version")
@@ -146,6 +154,11 @@ class Desk:
         mapping = body.get("status_mapping") or {}
         if not isinstance(mapping, dict) or not all(isinstance(v, str) for v in mapping.values()):
             raise ValidationError("bad status mapping", {"status_mapping": "must map status keys to status keys"})
+        priority_mapping = body.get("priority_mapping") or {}
+        if not isinstance(priority_mapping, dict) or not all(isinstance(v, str) for v in priority_mapping.values()):
+            raise ValidationError(
+                "bad priority mapping", {"priority_mapping": "must map priority keys to priority keys"}
+            )
         current = self.config()
         stored = self.store.current_config()
         if (stored.version if stored else 0) != version:
@@ -154,14 +167,74 @@ class Desk:
             )
         new = parse_config(body["config"])
         moves = self._status_moves(current, new, mapping)
+        reprioritised = self._priority_moves(current, new, priority_mapping)
         actor = agent_actor(admin)
         now = self.clock.now()
         new_version = self.store.store_config(new.document, version, actor.label, now)
         moved: dict[str, int] = {}
         for ticket, target in moves:
-            self.tickets.save(rules.remap_status(new, ticket, target, actor, now), ticket.version)
-            moved[ticket.status] = moved.get(ticket.status, 0) + 1
+
+            def remap(fresh: Ticket, source: str = ticket.status, target: str = target) -> Ticket | None:
+                return rules.remap_status(new, fresh, target, actor, now) if fresh.status == source else None
+
+            if self._rewrite(ticket.id, remap):
+                moved[ticket.status] = moved.get(ticket.status, 0) + 1
+        for ticket, priority in reprioritised:
+            self._save_refreshed(new, ticket, actor, priority)
+        self._reindex(current, new, actor)
         return {"version": new_version, "moved": moved}
+
+    def _priority_moves(
+        self, current: DeskConfig, new: DeskConfig, mapping: dict[str, str]
+    ) -> list[tuple[Ticket, str]]:
+        """Open tickets whose priority the new configuration removes, with the priority the mapping gives them."""
+        moves: list[tuple[Ticket, str]] = []
+        errors: dict[str, str] = {}
+        for key, priority in current.priorities.items():
+            if key in new.priorities:
+                continue
+            stranded = [t for t in self.tickets.with_rank("open", priority.rank) if t.priority == key]
+            if not stranded:
+                continue
+            target = mapping.get(key)
+            if target not in new.priorities:
+                errors[f"priority_mapping.{key}"] = f"open tickets have priority {key!r}; map it to a new priority"
+            else:
+                moves.extend((ticket, target) for ticket in stranded)
+        if errors:
+            raise StatusInUseError("open tickets still have priorities this configuration removes", errors=errors)
+        return moves
+
+    def _reindex(self, current: DeskConfig, new: DeskConfig, actor: Actor) -> None:
+        """Keep queue order and open/done right when a priority's rank or a status's category changes."""
+        for key, priority in current.priorities.items():
+            if key in new.priorities and new.priorities[key].rank != priority.rank:
+                for state in ("open", "done"):
+                    for ticket in self.tickets.with_rank(state, priority.rank):
+                        if ticket.priority == key:
+                            self._save_refreshed(new, ticket, actor)
+        for key, status in current.statuses.items():
+            if key in new.statuses and new.statuses[key].is_open != status.is_open:
+                for ticket in self.tickets.in_status(key, None):
+                    self._save_refreshed(new, ticket, actor)
+
+    def _save_refreshed(self, config: DeskConfig, ticket: Ticket, actor: Actor, priority: str | None = None) -> None:
+        self._rewrite(ticket.id, lambda fresh: rules.refresh_from_config(config, fresh, actor, priority))
+
+    def _rewrite(self, ticket_id: str, change: Callable[[Ticket], Ticket | None], attempts: int = 5) -> bool:
+        """Apply an administrative change to the latest copy of a ticket, retrying if an agent saves it meanwhile."""
+        for _ in range(attempts):
+            fresh = self.tickets.get(ticket_id)
+            changed = change(fresh) if fresh is not None else None
+            if fresh is None or changed is None:
+                return False
+            try:
+                self.tickets.save(changed, fresh.version)
+                return True
+            except StaleVersionError:
+                continue
+        logger.error("ticket %s kept changing; the configuration change was not applied to it", ticket_id)
+        return False
 
     def _status_moves(
         self, current: DeskConfig, new: DeskConfig, mapping: dict[str, str]
@@ -299,7 +372,7 @@ class Desk:
         ticket = detail.ticket
         body = self._object(raw, {"to", "comment", "version"})
         to = self._status_key(body)
-        version = body.get("version", ticket.version)
+        version = self._version(body) if "version" in body else ticket.version
         return self._transition(detail.config, ticket, to, version, body.get("comment"), True, requester_actor(ticket))
 
     # agents' work on tickets -------------------------------------------------------------------
@@ -363,7 +436,7 @@ class Desk:
             errors["state"] = "must be open, done or all"
         limit = 25
         if request.limit is not None:
-            if not request.limit.isdigit() or not 1 <= int(request.limit) <= MAX_PAGE:
+            if not _is_whole_number(request.limit) or not 1 <= int(request.limit) <= MAX_PAGE:
                 errors["limit"] = f"must be a whole number from 1 to {MAX_PAGE}"
             else:
                 limit = int(request.limit)
@@ -427,11 +500,12 @@ class Desk:
     ) -> Ticket:
         self._check_version(ticket, version)
         text = rules.check_comment_body(comment) if comment not in (None, "") else None
-        moved = rules.transition(config, ticket, to, actor, self.clock.now())
-        saved = self.tickets.save(moved, ticket.version)
+        now = self.clock.now()
+        moved = rules.transition(config, ticket, to, actor, now)
+        note = None
         if text is not None:
-            self._comment(saved, text, public=public, actor=actor)
-        return saved
+            moved, note = rules.add_comment(moved, text, public=public, actor=actor, comment_id=self.ids.new_id(), now=now)
+        return self.tickets.save(moved, ticket.version, note)
 
     def _comment(self, ticket: Ticket, text: str, *, public: bool, actor: Actor) -> Comment:
         updated, comment = rules.add_comment(

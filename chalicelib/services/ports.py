@@ -76,14 +76,21 @@ class TicketStore(Protocol):
 
     def id_for_ref(self, ref: str) -> str | None: ...
 
-    def save(self, ticket: Ticket, expected_version: int) -> Ticket:
-        """Write a changed ticket if it is still at `expected_version` (else StaleVersionError)."""
+    def save(self, ticket: Ticket, expected_version: int, comment: Comment | None = None) -> Ticket:
+        """Write a changed ticket if it is still at `expected_version` (else StaleVersionError).
+
+        With a comment, the comment is written in the same transaction: both or neither.
+        """
 
     def add_comment(self, ticket: Ticket, comment: Comment) -> None: ...
 
     def queue(self, query: QueueQuery) -> QueuePage: ...
 
-    def in_status(self, status: str, ticket_type: str, limit: int | None = None) -> list[Ticket]: ...
+    def in_status(self, status: str, ticket_type: str | None, limit: int | None = None) -> list[Ticket]:
+        """Tickets in a status (of one type, if given); index reads may lag a write by a moment."""
+
+    def with_rank(self, state: str, rank: int) -> list[Ticket]:
+        """Open or done tickets whose stored priority rank is `rank`."""
 
     def backlog(self, status: str) -> list[tuple[str, datetime]]:
         """(priority, created_at) of every ticket in a status."""

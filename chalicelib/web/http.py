@@ -137,9 +137,13 @@ def json_body(request: Request) -> Any:
     if not body.strip():
         raise MalformedRequestError("the request body is empty; send a JSON object")
     try:
-        return json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+        return json.loads(body.decode("utf-8"), parse_constant=_refuse_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError):
         raise MalformedRequestError("the request body is not valid JSON") from None
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
 
 
 def form_body(request: Request) -> dict[str, str]:

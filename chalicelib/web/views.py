@@ -229,7 +229,8 @@ def _portal_transition(ticket_id: str) -> Response:
     request = current_request()
     token = _portal_token(request)
     body = body_object(request)
-    if is_form(request) and isinstance(body.get("version"), str) and body["version"].isdigit():
+    version = body.get("version")
+    if is_form(request) and isinstance(version, str) and version.isascii() and version.isdigit():
         body["version"] = int(body["version"])
     if is_form(request) and not body.get("comment"):
         body.pop("comment", None)

@@ -194,3 +194,46 @@ def test_patch_changes_priority_team_subject_and_fields_with_the_version(api: Ap
     assert answer["version"] == 2
     code, answer = api.json("PATCH", f"/tickets/{opened['id']}", {"status": "completed", "version": 2})
     assert code == 422
+
+
+def test_changing_priority_ranks_reorders_the_queues(api: Api, clock) -> None:
+    low = api.open(requester_email="low@example.org")
+    api.json("PATCH", f"/tickets/{low['id']}", {"priority": "low", "version": 1})
+    clock.advance(minutes=1)
+    high = api.open(requester_email="high@example.org")
+    api.json("PATCH", f"/tickets/{high['id']}", {"priority": "high", "version": 1})
+    assert [t["ref"] for t in api.json("GET", "/tickets")[1]["tickets"]] == [high["ref"], low["ref"]]
+    version, config = _config(api)
+    ranks = {"critical": 0, "low": 1, "high": 2, "medium": 3}
+    for priority in config["priorities"]:
+        priority["rank"] = ranks[priority["key"]]
+    assert api.json("PUT", "/admin/config", {"config": config, "version": version})[0] == 200
+    assert [t["ref"] for t in api.json("GET", "/tickets")[1]["tickets"]] == [low["ref"], high["ref"]]
+    assert [t["ref"] for t in api.json("GET", "/tickets?priority=low")[1]["tickets"]] == [low["ref"]]
+
+
+def test_removing_a_priority_open_tickets_have_needs_a_priority_mapping(api: Api) -> None:
+    opened = api.open()
+    version, config = _config(api)
+    config["priorities"] = [p for p in config["priorities"] if p["key"] != "medium"]
+    del config["sla"]["targets"]["medium"]
+    config["desk"]["default_priority"] = "low"
+    code, answer = api.json("PUT", "/admin/config", {"config": config, "version": version})
+    assert code == 409
+    assert "priority_mapping.medium" in answer["error"]["errors"]
+    code, _ = api.json("PUT", "/admin/config", {"config": config, "version": version, "priority_mapping": {"medium": "low"}})
+    assert code == 200
+    assert api.ticket(opened["id"])["priority"] == {"key": "low", "label": "Low", "rank": 3}
+
+
+def test_making_a_status_a_done_status_takes_its_tickets_out_of_the_open_queue(api: Api) -> None:
+    opened = api.open()
+    api.move(opened["id"], "in_progress")
+    api.move(opened["id"], "waiting_on_requester")
+    version, config = _config(api)
+    for status in config["statuses"]:
+        if status["key"] == "waiting_on_requester":
+            status["category"] = "done"
+    assert api.json("PUT", "/admin/config", {"config": config, "version": version})[0] == 200
+    assert api.json("GET", "/tickets")[1]["tickets"] == []
+    assert [t["ref"] for t in api.json("GET", "/tickets?state=done")[1]["tickets"]] == [opened["ref"]]

@@ -1,0 +1,313 @@
+"""In-memory fakes of the service ports, keyed and guarded like the DynamoDB tables they stand in for."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from chalicelib.domain.agents import Agent
+from chalicelib.domain.errors import StaleVersionError
+from chalicelib.domain.tickets import Comment, Ticket
+from chalicelib.services.ports import (
+    IdempotencyClaim,
+    IdempotencyKeyTaken,
+    PreviousTicket,
+    QueuePage,
+    QueueQuery,
+    StoredConfig,
+)
+
+START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # a Monday
+TICKET_SK = "ticket"
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+# What DynamoTicketStore.save writes; everything else on the item (comment count, first response,
+# description, requester, ref, created_at) is left as stored.
+SAVED_FIELDS = (
+    "type",
+    "status",
+    "is_open",
+    "priority",
+    "priority_rank",
+    "subject",
+    "fields",
+    "updated_at",
+    "status_since",
+    "changed_by",
+    "version",
+    "assignee",
+    "team",
+)
+
+Key = tuple[str, str]
+
+
+class ConditionFailed(Exception):
+    """A write whose condition the real table would refuse, where the real adapter lets the error escape."""
+
+
+def queue_sort(ticket: Ticket) -> str:
+    """The same string as chalicelib.adapters.dynamo.queue_sort: rank, then age, then id."""
+    return f"{ticket.priority_rank:02d}#{ticket.created_at.strftime(TIME_FORMAT)}#{ticket.id}"
+
+
+def _hashed(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _comment_key(comment: Comment) -> Key:
+    return (comment.ticket_id, f"comment#{comment.created_at.strftime(TIME_FORMAT)}#{comment.id}")
+
+
+def _copy(ticket: Ticket) -> Ticket:
+    return replace(ticket, fields=dict(ticket.fields))
+
+
+class FakeClock:
+    """A clock that only moves when the test says so."""
+
+    def __init__(self, start: datetime = START) -> None:
+        self.current = start
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, **delta: float) -> datetime:
+        self.current += timedelta(**delta)
+        return self.current
+
+
+class SequentialIds:
+    """Ids that sort in the order they were made, like ULIDs, and never look like a reference (no dash)."""
+
+    def __init__(self) -> None:
+        self.issued = 0
+
+    def new_id(self) -> str:
+        self.issued += 1
+        return f"id{self.issued:06d}"
+
+
+class FakeDeskStore:
+    """The desk table: one dict of items keyed (pk, sk), each item a dict of attributes."""
+
+    def __init__(self) -> None:
+        self.items: dict[Key, dict[str, Any]] = {}
+
+    # configuration
+
+    def current_config(self) -> StoredConfig | None:
+        item = self.items.get(("config", "current"))
+        if item is None:
+            return None
+        return StoredConfig(
+            version=item["version"],
+            document=json.loads(item["document"]),
+            updated_at=item["updated_at"],
+            updated_by=item["updated_by"],
+        )
+
+    def store_config(self, document: dict[str, Any], expected_version: int, actor: str, now: datetime) -> int:
+        version = expected_version + 1
+        current = self.items.get(("config", "current"))
+        if expected_version == 0:
+            in_place = current is None
+        else:
+            in_place = current is not None and current["version"] == expected_version
+        snapshot_key = ("config", f"v#{version:08d}")
+        if not in_place or snapshot_key in self.items:
+            raise StaleVersionError("the configuration changed since you read it")
+        item = {"version": version, "document": json.dumps(document), "updated_at": now, "updated_by": actor}
+        self.items[snapshot_key] = dict(item)
+        self.items[("config", "current")] = item
+        return version
+
+    # opening tickets
+
+    def previous_ticket(self, key: str) -> PreviousTicket | None:
+        item = self.items.get((f"idem#{_hashed(key)}", "idem"))
+        if item is None:
+            return None
+        return PreviousTicket(ticket_id=item["ticket_id"], fingerprint=item["fingerprint"])
+
+    def count_new_ticket(self, requester_email: str, hour: str, limit: int, expires_at: datetime) -> bool:
+        item = self.items.setdefault((f"rate#{requester_email}", hour), {})
+        if item.get("count", 0) >= limit:
+            return False
+        item["count"] = item.get("count", 0) + 1
+        item["expires_at"] = expires_at
+        return True
+
+    def next_ref_number(self) -> int:
+        item = self.items.setdefault(("counter", "ticket_ref"), {"count": 0})
+        item["count"] += 1
+        return 1000 + int(item["count"])
+
+    def signing_secret(self) -> bytes:
+        item = self.items.setdefault(("secret", "portal"), {"value": secrets.token_hex(32)})
+        return bytes.fromhex(item["value"])
+
+    # agents
+
+    def create_agent(self, agent: Agent, token_hash: str) -> None:
+        agent_key, token_key = ("agent", agent.id), (f"token#{token_hash}", "token")
+        if agent_key in self.items or token_key in self.items:
+            raise ConditionFailed(f"agent {agent.id} or its token already exists")
+        self.items[agent_key] = {
+            "name": agent.name,
+            "email": agent.email,
+            "role": agent.role,
+            "active": agent.active,
+            "created_at": agent.created_at,
+            "token_hash": token_hash,
+        }
+        self.items[token_key] = {"agent_id": agent.id}
+
+    def get_agent(self, agent_id: str) -> Agent | None:
+        item = self.items.get(("agent", agent_id))
+        return _agent(agent_id, item) if item is not None else None
+
+    def list_agents(self) -> list[Agent]:
+        return [_agent(sk, item) for (pk, sk), item in sorted(self.items.items()) if pk == "agent"]
+
+    def agent_for_token(self, token_hash: str) -> Agent | None:
+        token = self.items.get((f"token#{token_hash}", "token"))
+        if token is None:
+            return None
+        agent = self.get_agent(token["agent_id"])
+        return agent if agent is not None and agent.active else None
+
+    def revoke_agent(self, agent_id: str) -> bool:
+        item = self.items.get(("agent", agent_id))
+        if item is None:
+            return False
+        item["active"] = False
+        self.items.pop((f"token#{item['token_hash']}", "token"), None)
+        return True
+
+
+def _agent(agent_id: str, item: dict[str, Any]) -> Agent:
+    return Agent(
+        id=agent_id,
+        name=item["name"],
+        email=item["email"],
+        role=item["role"],
+        created_at=item["created_at"],
+        active=item["active"],
+    )
+
+
+class FakeTicketStore:
+    """The tickets table: ticket items at (id, "ticket"), comments at (id, "comment#<created>#<comment id>").
+
+    Idempotency markers live in the desk table, as in DynamoDB, so the store is given that table.
+    """
+
+    def __init__(self, desk_table: dict[Key, dict[str, Any]]) -> None:
+        self.desk_table = desk_table
+        self.tickets: dict[Key, Ticket] = {}
+        self.comments: dict[Key, Comment] = {}
+
+    def create(self, ticket: Ticket, claim: IdempotencyClaim | None) -> None:
+        key = (ticket.id, TICKET_SK)
+        if claim is not None:
+            marker_key = (f"idem#{_hashed(claim.key)}", "idem")
+            if marker_key in self.desk_table or key in self.tickets:
+                raise IdempotencyKeyTaken()
+            self.desk_table[marker_key] = {
+                "ticket_id": ticket.id,
+                "fingerprint": claim.fingerprint,
+                "expires_at": ticket.created_at + timedelta(days=1),
+            }
+        elif key in self.tickets:
+            raise ConditionFailed(f"ticket {ticket.id} already exists")
+        self.tickets[key] = _copy(ticket)
+
+    def get(self, ticket_id: str) -> Ticket | None:
+        ticket = self.tickets.get((ticket_id, TICKET_SK))
+        return _copy(ticket) if ticket is not None else None
+
+    def get_with_comments(self, ticket_id: str) -> tuple[Ticket, list[Comment]] | None:
+        ticket = self.get(ticket_id)
+        if ticket is None:
+            return None
+        comments = [c for (pk, _), c in sorted(self.comments.items()) if pk == ticket_id]
+        return ticket, comments
+
+    def id_for_ref(self, ref: str) -> str | None:
+        return next((t.id for t in self.tickets.values() if t.ref == ref), None)
+
+    def save(self, ticket: Ticket, expected_version: int, comment: Comment | None = None) -> Ticket:
+        key = (ticket.id, TICKET_SK)
+        stored = self.tickets.get(key)
+        if stored is None or stored.version != expected_version:
+            raise StaleVersionError("the ticket changed since you read it; reload it and try again")
+        if comment is not None and _comment_key(comment) in self.comments:
+            raise StaleVersionError("the ticket changed since you read it; reload it and try again")
+        saved = replace(ticket, version=expected_version + 1)
+        updated = replace(stored, **{name: getattr(saved, name) for name in SAVED_FIELDS})
+        if comment is not None:
+            updated = self._with_comment(updated, saved, comment)
+        self.tickets[key] = _copy(updated)
+        return saved
+
+    def add_comment(self, ticket: Ticket, comment: Comment) -> None:
+        key = (ticket.id, TICKET_SK)
+        stored = self.tickets.get(key)
+        if stored is None or _comment_key(comment) in self.comments:
+            raise ConditionFailed(f"ticket {ticket.id} is gone or comment {comment.id} exists")
+        updated = replace(stored, updated_at=ticket.updated_at, changed_by=ticket.changed_by)
+        self.tickets[key] = self._with_comment(updated, ticket, comment)
+
+    def _with_comment(self, stored: Ticket, ticket: Ticket, comment: Comment) -> Ticket:
+        """Write the comment; count it and keep the first response time already stored, as the adapter does."""
+        self.comments[_comment_key(comment)] = comment
+        return replace(
+            stored,
+            comment_count=stored.comment_count + 1,
+            first_response_at=stored.first_response_at or ticket.first_response_at,
+        )
+
+    def queue(self, query: QueueQuery) -> QueuePage:
+        states = ("open", "done") if query.state == "all" else (query.state,)
+
+        def wanted(ticket: Ticket) -> bool:
+            if query.statuses:
+                if ticket.status not in query.statuses:
+                    return False
+            elif ("open" if ticket.is_open else "done") not in states:
+                return False
+            return (
+                (query.priority_rank is None or ticket.priority_rank == query.priority_rank)
+                and (query.type is None or ticket.type == query.type)
+                and (query.assignee is None or ticket.assignee == query.assignee)
+                and (query.team is None or ticket.team == query.team)
+                and (query.requester is None or ticket.requester_email == query.requester)
+                and (query.after is None or queue_sort(ticket) > query.after)
+            )
+
+        matching = sorted((t for t in self.tickets.values() if wanted(t)), key=queue_sort)
+        page = matching[: query.limit]
+        more = len(matching) > query.limit
+        return QueuePage([_copy(t) for t in page], queue_sort(page[-1]) if more and page else None)
+
+    def in_status(self, status: str, ticket_type: str | None, limit: int | None = None) -> list[Ticket]:
+        found = sorted(
+            (t for t in self.tickets.values() if t.status == status and ticket_type in (None, t.type)),
+            key=queue_sort,
+        )
+        return [_copy(t) for t in found[:limit]]
+
+    def with_rank(self, state: str, rank: int) -> list[Ticket]:
+        found = sorted(
+            (t for t in self.tickets.values() if t.is_open == (state == "open") and t.priority_rank == rank),
+            key=queue_sort,
+        )
+        return [_copy(t) for t in found]
+
+    def backlog(self, status: str) -> list[tuple[str, datetime]]:
+        return [(t.priority, t.created_at) for t in sorted(self.tickets.values(), key=queue_sort) if t.status == status]
