@@ -15,9 +15,9 @@ for _name in [n for n in os.environ if n.startswith("AWS_ENDPOINT_URL")]:
 os.environ.update(
     AWS_DEFAULT_REGION="us-east-1",
     AWS_ACCESS_KEY_ID="testing",
-    AWS_SECRET_ACCESS_KEY="testing",  # noqa: S105 - moto's fake credentials
-    AWS_SECURITY_TOKEN="testing",  # noqa: S105
-    AWS_SESSION_TOKEN="testing",  # noqa: S105
+    AWS_SECRET_ACCESS_KEY="testing",
+    AWS_SECURITY_TOKEN="testing",
+    AWS_SESSION_TOKEN="testing",
     AWS_ACCOUNT_ID_ENDPOINT_MODE="disabled",
     HELPDESK_CORS_ORIGINS="https://www.example.org",
     HELPDESK_PUBLIC_URL="https://desk.example.org",

@@ -244,9 +244,7 @@ class DynamoTicketStore:
                     transaction.save(_comment_record(comment), condition=CommentRecord.sk.does_not_exist())
         except (UpdateError, TransactWriteError) as error:
             if _is_condition_failure(error) or _transaction_condition_failed(error):
-                raise StaleVersionError(
-                    "the ticket changed since you read it; reload it and try again"
-                ) from error
+                raise StaleVersionError("the ticket changed since you read it; reload it and try again") from error
             raise
         return saved
 
@@ -314,7 +312,6 @@ class DynamoTicketStore:
         results = TicketRecord.by_state.query(state, TicketRecord.queue_sort.startswith(f"{rank:02d}#"))
         return [_ticket(r) for r in results]
 
-
     def backlog(self, status: str) -> list[tuple[str, datetime]]:
         results = TicketRecord.by_status.query(status, attributes_to_get=["priority", "created_at"])
         return [(r.priority, r.created_at) for r in results]
@@ -351,8 +348,12 @@ class DynamoDeskStore:
     def store_config(self, document: dict[str, Any], expected_version: int, actor: str, now: datetime) -> int:
         version = expected_version + 1
         text = json.dumps(document, separators=(",", ":"))
-        snapshot = ConfigRecord(pk="config", sk=f"v#{version:08d}", version=version, document=text, updated_at=now, updated_by=actor)
-        current = ConfigRecord(pk="config", sk="current", version=version, document=text, updated_at=now, updated_by=actor)
+        snapshot = ConfigRecord(
+            pk="config", sk=f"v#{version:08d}", version=version, document=text, updated_at=now, updated_by=actor
+        )
+        current = ConfigRecord(
+            pk="config", sk="current", version=version, document=text, updated_at=now, updated_by=actor
+        )
         guard = ConfigRecord.pk.does_not_exist() if expected_version == 0 else ConfigRecord.version == expected_version
         try:
             with TransactWrite(connection=transaction_connection()) as transaction:
@@ -373,8 +374,8 @@ class DynamoDeskStore:
         record = CounterRecord(pk=f"rate#{requester_email}", sk=hour)
         try:
             record.update(
-                actions=[CounterRecord.count.add(1), CounterRecord.expires_at.set(expires_at)],
-                condition=CounterRecord.count.does_not_exist() | (CounterRecord.count < limit),
+                actions=[CounterRecord.tally.add(1), CounterRecord.expires_at.set(expires_at)],
+                condition=CounterRecord.tally.does_not_exist() | (CounterRecord.tally < limit),
             )
         except UpdateError as error:
             if _is_condition_failure(error):
@@ -384,8 +385,8 @@ class DynamoDeskStore:
 
     def next_ref_number(self) -> int:
         record = CounterRecord(pk="counter", sk="ticket_ref")
-        record.update(actions=[CounterRecord.count.add(1)])
-        return 1000 + int(record.count)
+        record.update(actions=[CounterRecord.tally.add(1)])
+        return 1000 + int(record.tally)
 
     def signing_secret(self) -> bytes:
         """The portal signing key: made at random on first use, stored in the desk table, cached per container."""

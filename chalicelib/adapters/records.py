@@ -12,8 +12,8 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UTCDateTimeAttribute,
 )
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.connection import Connection
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
 
@@ -24,8 +24,6 @@ class _Meta:
     connect_timeout_seconds = 3
     read_timeout_seconds = 5
     max_retry_attempts = 2
-
-
 
 
 class ByStatus(GlobalSecondaryIndex["TicketRecord"]):
@@ -201,7 +199,7 @@ class CounterRecord(Model):
 
     pk = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True)
-    count = NumberAttribute(default=0)
+    tally = NumberAttribute(default=0)
     expires_at = TTLAttribute(null=True)
 
 

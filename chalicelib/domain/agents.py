@@ -40,7 +40,6 @@ def check_new_agent(raw: dict[str, Any]) -> tuple[str, str, str]:
     role = raw.get("role", "agent")
     if role not in AGENT_ROLES:
         errors["role"] = "must be agent or admin"
-    if errors:
+    if errors or not isinstance(name, str) or not isinstance(email, str):
         raise ValidationError("the agent cannot be created as sent", errors)
-    assert isinstance(name, str) and isinstance(email, str)
     return name.strip(), normalise_email(email), str(role)

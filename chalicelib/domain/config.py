@@ -546,7 +546,9 @@ def _parse_sla(c: _Checker, value: Any, priorities: dict[str, Priority]) -> SlaP
         if key not in raw_targets:
             c.fail(path, f"priority {key!r} has no SLA targets")
             continue
-        item = c.obj(raw_targets[key], path, {"first_response", "resolution", "clock"}, {"first_response", "resolution"})
+        item = c.obj(
+            raw_targets[key], path, {"first_response", "resolution", "clock"}, {"first_response", "resolution"}
+        )
         minutes = {}
         for part in ("first_response", "resolution"):
             try:
@@ -612,9 +614,7 @@ def _parse_calendar(c: _Checker, value: Any) -> BusinessCalendar:
     return BusinessCalendar(timezone=str(timezone), hours=hours, holidays=frozenset(holidays))
 
 
-def _parse_desk(
-    c: _Checker, value: Any, types: dict[str, TicketType], priorities: dict[str, Priority]
-) -> DeskSettings:
+def _parse_desk(c: _Checker, value: Any, types: dict[str, TicketType], priorities: dict[str, Priority]) -> DeskSettings:
     allowed = {
         "name",
         "default_type",

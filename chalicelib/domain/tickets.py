@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
-from chalicelib.domain.config import DeskConfig, FieldSpec, Transition, TicketType
+from chalicelib.domain.config import DeskConfig, FieldSpec, TicketType, Transition
 from chalicelib.domain.errors import TransitionNotAllowedError, ValidationError
 
 EMAIL_PATTERN = re.compile(r"^[^@\s<>\"',;]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+$")
@@ -151,9 +151,8 @@ def check_submission(config: DeskConfig, raw: dict[str, Any], *, from_form: bool
         values = {}
     checked = check_fields(ticket_type, values, errors, from_form=from_form, partial=False) if ticket_type else {}
 
-    if errors:
+    if errors or ticket_type is None:
         raise ValidationError("the ticket cannot be opened as sent", errors)
-    assert ticket_type is not None
     return Submission(
         type=ticket_type.key,
         subject=subject,
@@ -233,9 +232,7 @@ def _field_value(spec: FieldSpec, value: Any, *, from_form: bool) -> Any:
     return text
 
 
-def open_ticket(
-    config: DeskConfig, submission: Submission, *, ticket_id: str, ref: str, now: datetime
-) -> Ticket:
+def open_ticket(config: DeskConfig, submission: Submission, *, ticket_id: str, ref: str, now: datetime) -> Ticket:
     ticket_type = config.types[submission.type]
     workflow = config.workflows[ticket_type.workflow]
     return Ticket(

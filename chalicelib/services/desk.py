@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import json
 import logging
-from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
 from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import timedelta
 from typing import Any
 
 from chalicelib.domain import tickets as rules
@@ -133,21 +134,19 @@ class Desk:
         """Store the shipped default (or `document`) as version 1 if the desk has no configuration yet."""
         if self.store.current_config() is None:
             parsed = parse_config(document) if document is not None else default_config()
-            try:
+            with contextlib.suppress(StaleVersionError):
                 self.store.store_config(parsed.document, 0, "system:seed", self.clock.now())
-            except StaleVersionError:
-                pass
 
     def replace_config(self, body: Any, admin: Agent) -> dict[str, Any]:
         """Validate and store a new configuration; statuses still holding tickets need a mapping."""
         if not isinstance(body, dict) or not isinstance(body.get("config"), dict):
             raise ValidationError(
-                "send the configuration as {\"config\": {...}, \"version\": n}",
+                'send the configuration as {"config": {...}, "version": n}',
                 {"config": "is required and must be an object"},
             )
         unknown = sorted(set(body) - {"config", "version", "status_mapping", "priority_mapping"})
         if unknown:
-            raise ValidationError("unknown settings", {name: "is not a known field" for name in unknown})
+            raise ValidationError("unknown settings", dict.fromkeys(unknown, "is not a known field"))
         version = body.get("version")
         if not isinstance(version, int) or isinstance(version, bool):
             raise ValidationError("the version is required", {"version": "must be the version you last read"})
@@ -236,9 +235,7 @@ class Desk:
         logger.error("ticket %s kept changing; the configuration change was not applied to it", ticket_id)
         return False
 
-    def _status_moves(
-        self, current: DeskConfig, new: DeskConfig, mapping: dict[str, str]
-    ) -> list[tuple[Ticket, str]]:
+    def _status_moves(self, current: DeskConfig, new: DeskConfig, mapping: dict[str, str]) -> list[tuple[Ticket, str]]:
         """Tickets left in a status their type's new workflow lacks, with where the mapping moves them."""
         moves: list[tuple[Ticket, str]] = []
         errors: dict[str, str] = {}
@@ -324,8 +321,7 @@ class Desk:
         try:
             self.tickets.create(ticket, claim)
         except IdempotencyKeyTaken:
-            assert claim is not None
-            earlier = self._earlier_ticket(claim)
+            earlier = self._earlier_ticket(claim) if claim else None
             if earlier is None:
                 raise ConflictError("a request with this Idempotency-Key is still being processed") from None
             return earlier
@@ -408,7 +404,9 @@ class Desk:
             assignee = self.store.get_agent(changes["assignee"])
             if assignee is not None and assignee.active:
                 agent_ids.add(assignee.id)
-        changed = rules.change_details(self.config(), ticket, changes, agent_actor(agent), self.clock.now(), agent_ids=agent_ids)
+        changed = rules.change_details(
+            self.config(), ticket, changes, agent_actor(agent), self.clock.now(), agent_ids=agent_ids
+        )
         return self.tickets.save(changed, version)
 
     def comment(self, id_or_ref: str, raw: Any, agent: Agent) -> Comment:
@@ -504,7 +502,9 @@ class Desk:
         moved = rules.transition(config, ticket, to, actor, now)
         note = None
         if text is not None:
-            moved, note = rules.add_comment(moved, text, public=public, actor=actor, comment_id=self.ids.new_id(), now=now)
+            moved, note = rules.add_comment(
+                moved, text, public=public, actor=actor, comment_id=self.ids.new_id(), now=now
+            )
         return self.tickets.save(moved, ticket.version, note)
 
     def _comment(self, ticket: Ticket, text: str, *, public: bool, actor: Actor) -> Comment:
@@ -535,7 +535,7 @@ class Desk:
         if allowed is not None:
             unknown = sorted(set(raw) - allowed)
             if unknown:
-                raise ValidationError("unknown fields", {name: "is not a known field" for name in unknown})
+                raise ValidationError("unknown fields", dict.fromkeys(unknown, "is not a known field"))
         return raw
 
     @staticmethod

@@ -91,7 +91,8 @@ def current_request() -> Request:
     from app import app  # the Chalice app owns the request of this invocation
 
     request = app.current_request
-    assert request is not None
+    if request is None:
+        raise RuntimeError("there is no current request outside a route")
     return request
 
 
@@ -101,8 +102,8 @@ def header(request: Request, name: str) -> str | None:
 
 
 def query(request: Request, name: str) -> str | None:
-    params = request.query_params or {}
-    value = params.get(name)
+    params = request.query_params
+    value = params.get(name) if params is not None else None
     return value if isinstance(value, str) else None
 
 
@@ -126,7 +127,8 @@ def wants_html(request: Request) -> bool:
 
 
 def raw_body(request: Request) -> bytes:
-    body = request.raw_body or b""
+    raw = request.raw_body or b""
+    body = raw.encode() if isinstance(raw, str) else raw
     if len(body) > wiring.settings().max_body_bytes:
         raise PayloadTooLargeError(f"the request body is larger than {wiring.settings().max_body_bytes} bytes")
     return body
@@ -157,7 +159,7 @@ def form_body(request: Request) -> dict[str, str]:
         raise PayloadTooLargeError("the form has too many fields") from None
     repeated = sorted(name for name, values in parsed.items() if len(values) > 1)
     if repeated:
-        raise ValidationError("a field was sent more than once", {name: "was sent more than once" for name in repeated})
+        raise ValidationError("a field was sent more than once", dict.fromkeys(repeated, "was sent more than once"))
     return {name: values[0] for name, values in parsed.items()}
 
 

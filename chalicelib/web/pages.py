@@ -34,8 +34,12 @@ def render(template: str, **context: Any) -> str:
 
 
 def html_response(html: str, status: int = 200, *, frame_ancestors: str = "'none'") -> Response:
-    headers = {"Content-Type": "text/html; charset=utf-8", **SECURITY_HEADERS}
-    headers["Content-Security-Policy"] += f"; frame-ancestors {frame_ancestors}"
+    csp = f"{SECURITY_HEADERS['Content-Security-Policy']}; frame-ancestors {frame_ancestors}"
+    headers: dict[str, str | list[str]] = {
+        "Content-Type": "text/html; charset=utf-8",
+        **SECURITY_HEADERS,
+        "Content-Security-Policy": csp,
+    }
     return Response(body=html, status_code=status, headers=headers)
 
 

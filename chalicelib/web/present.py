@@ -26,7 +26,11 @@ def _type(config: DeskConfig, key: str) -> dict[str, str]:
 
 def transitions(config: DeskConfig, allowed: list[Transition]) -> list[dict[str, str]]:
     return [
-        {"to": t.to_status, "label": t.label or config.status(t.to_status).label, "status": config.status(t.to_status).label}
+        {
+            "to": t.to_status,
+            "label": t.label or config.status(t.to_status).label,
+            "status": config.status(t.to_status).label,
+        }
         for t in allowed
     ]
 

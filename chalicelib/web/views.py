@@ -15,8 +15,8 @@ from chalicelib.domain.errors import HelpdeskError, RateLimitedError, Validation
 from chalicelib.services.desk import QueueRequest
 from chalicelib.web import pages, present
 from chalicelib.web.http import (
-    body_object,
     bearer_token,
+    body_object,
     current_request,
     error_response,
     form_body,

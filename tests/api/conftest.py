@@ -20,7 +20,13 @@ class Api:
         self.token = token
 
     def request(
-        self, method: str, path: str, body: Any = None, *, token: str | None = "agent", headers: dict[str, str] | None = None
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        token: str | None = "agent",
+        headers: dict[str, str] | None = None,
     ) -> Any:
         sent = {"Content-Type": "application/json", **(headers or {})}
         if token == "agent":

@@ -66,16 +66,18 @@ def test_renaming_a_status_changes_its_label_only(api: Api) -> None:
         if status["key"] == "in_progress":
             status["label"] = "Being worked on"
     assert api.json("PUT", "/admin/config", {"config": config, "version": version})[0] == 200
-    assert api.ticket(ticket["id"])["status"] == {"key": "in_progress", "label": "Being worked on", "category": "active"}
+    assert api.ticket(ticket["id"])["status"] == {
+        "key": "in_progress",
+        "label": "Being worked on",
+        "category": "active",
+    }
 
 
 def _without_waiting_on_requester(config: dict[str, Any]) -> dict[str, Any]:
     changed = copy.deepcopy(config)
     question = next(w for w in changed["workflows"] if w["key"] == "question")
     question["statuses"].remove("waiting_on_requester")
-    question["transitions"] = [
-        t for t in question["transitions"] if "waiting_on_requester" not in (t["from"], t["to"])
-    ]
+    question["transitions"] = [t for t in question["transitions"] if "waiting_on_requester" not in (t["from"], t["to"])]
     return changed
 
 
@@ -84,7 +86,9 @@ def test_removing_a_status_that_tickets_sit_in_is_refused_without_a_mapping(api:
     api.move(ticket["id"], "in_progress")
     api.move(ticket["id"], "waiting_on_requester")
     version, config = _config(api)
-    code, answer = api.json("PUT", "/admin/config", {"config": _without_waiting_on_requester(config), "version": version})
+    code, answer = api.json(
+        "PUT", "/admin/config", {"config": _without_waiting_on_requester(config), "version": version}
+    )
     assert code == 409
     assert answer["error"]["code"] == "status_in_use"
     assert "status_mapping.waiting_on_requester" in answer["error"]["errors"]
@@ -117,7 +121,7 @@ def test_a_mapping_must_lead_into_the_new_workflow(api: Api) -> None:
         "version": version,
         "status_mapping": {"waiting_on_requester": "client_testing"},
     }
-    code, answer = api.json("PUT", "/admin/config", body)
+    code, _answer = api.json("PUT", "/admin/config", body)
     assert code == 409
     assert api.ticket(ticket["id"])["status"]["key"] == "waiting_on_requester"
 
@@ -142,7 +146,7 @@ def test_only_admins_manage_the_desk(api: Api) -> None:
 
 
 def test_an_agent_token_is_shown_once_and_stored_only_as_a_hash(api: Api, aws: dict[str, str]) -> None:
-    code, created = api.json("POST", "/admin/agents", {"name": "Sam", "email": "sam@example.org"})
+    _code, created = api.json("POST", "/admin/agents", {"name": "Sam", "email": "sam@example.org"})
     token = created["token"]
     table = boto3.resource("dynamodb", region_name="us-east-1").Table(aws["DeskTableName"])
     items = table.query(KeyConditionExpression=Key("pk").eq("agent"))["Items"]
@@ -221,7 +225,9 @@ def test_removing_a_priority_open_tickets_have_needs_a_priority_mapping(api: Api
     code, answer = api.json("PUT", "/admin/config", {"config": config, "version": version})
     assert code == 409
     assert "priority_mapping.medium" in answer["error"]["errors"]
-    code, _ = api.json("PUT", "/admin/config", {"config": config, "version": version, "priority_mapping": {"medium": "low"}})
+    code, _ = api.json(
+        "PUT", "/admin/config", {"config": config, "version": version, "priority_mapping": {"medium": "low"}}
+    )
     assert code == 200
     assert api.ticket(opened["id"])["priority"] == {"key": "low", "label": "Low", "rank": 3}
 

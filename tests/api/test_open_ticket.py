@@ -52,7 +52,14 @@ def test_missing_required_intake_field_is_refused_naming_the_field(api: Api) -> 
     status, answer = api.json(
         "POST",
         "/tickets",
-        {"type": "defect", "subject": "s", "description": "d", "requester_name": "n", "requester_email": "n@example.org", "fields": fields},
+        {
+            "type": "defect",
+            "subject": "s",
+            "description": "d",
+            "requester_name": "n",
+            "requester_email": "n@example.org",
+            "fields": fields,
+        },
         token=None,
     )
     assert status == 422
@@ -84,7 +91,13 @@ def test_requesters_cannot_choose_a_priority_unless_the_desk_allows_it(api: Api)
     status, answer = api.json(
         "POST",
         "/tickets",
-        {"subject": "s", "description": "d", "requester_name": "n", "requester_email": "n@example.org", "priority": "critical"},
+        {
+            "subject": "s",
+            "description": "d",
+            "requester_name": "n",
+            "requester_email": "n@example.org",
+            "priority": "critical",
+        },
         token=None,
     )
     assert status == 422
@@ -127,14 +140,16 @@ def test_retry_with_the_same_idempotency_key_returns_the_first_ticket(api: Api) 
     again = api.json("POST", "/tickets", body, token=None, headers=headers)
     assert first[0] == again[0] == 201
     assert first[1]["id"] == again[1]["id"]
-    status, page = api.json("GET", "/tickets")
+    _status, page = api.json("GET", "/tickets")
     assert [t["id"] for t in page["tickets"]] == [first[1]["id"]]
 
 
 def test_reusing_an_idempotency_key_for_another_request_is_refused(api: Api) -> None:
     body = {"subject": "s", "description": "d", "requester_name": "n", "requester_email": "n@example.org"}
     api.json("POST", "/tickets", body, token=None, headers={"Idempotency-Key": "k"})
-    status, answer = api.json("POST", "/tickets", {**body, "subject": "other"}, token=None, headers={"Idempotency-Key": "k"})
+    status, _answer = api.json(
+        "POST", "/tickets", {**body, "subject": "other"}, token=None, headers={"Idempotency-Key": "k"}
+    )
     assert status == 409
 
 
@@ -142,7 +157,13 @@ def test_a_json_post_with_the_honeypot_filled_creates_nothing(api: Api) -> None:
     status, _ = api.json(
         "POST",
         "/tickets",
-        {"subject": "s", "description": "d", "requester_name": "n", "requester_email": "n@example.org", "website": "spam.example"},
+        {
+            "subject": "s",
+            "description": "d",
+            "requester_name": "n",
+            "requester_email": "n@example.org",
+            "website": "spam.example",
+        },
         token=None,
     )
     assert status == 202
@@ -178,14 +199,26 @@ def test_a_plain_form_post_answers_303_to_a_thank_you_page_that_shows_the_refere
 
 
 def test_a_double_submitted_form_opens_one_ticket(api: Api) -> None:
-    fields = {"subject": "s", "description": "d", "requester_name": "n", "requester_email": "n@example.org", "form_token": "same"}
+    fields = {
+        "subject": "s",
+        "description": "d",
+        "requester_name": "n",
+        "requester_email": "n@example.org",
+        "form_token": "same",
+    }
     assert api.form("/tickets", fields).status_code == 303
     assert api.form("/tickets", fields).status_code == 303
     assert len(api.json("GET", "/tickets")[1]["tickets"]) == 1
 
 
 def test_a_form_post_with_the_honeypot_filled_is_thanked_and_dropped(api: Api) -> None:
-    fields = {"subject": "s", "description": "d", "requester_name": "n", "requester_email": "n@example.org", "website": "x"}
+    fields = {
+        "subject": "s",
+        "description": "d",
+        "requester_name": "n",
+        "requester_email": "n@example.org",
+        "website": "x",
+    }
     response = api.form("/tickets", fields)
     assert response.status_code == 303
     assert api.json("GET", "/tickets?state=all")[1]["tickets"] == []
@@ -194,7 +227,13 @@ def test_a_form_post_with_the_honeypot_filled_is_thanked_and_dropped(api: Api) -
 def test_a_form_with_errors_is_shown_again_with_the_values_and_escaped(api: Api) -> None:
     response = api.form(
         "/tickets",
-        {"type": "defect", "subject": '<script>alert("x")</script>', "description": "d", "requester_name": "n", "requester_email": "bad"},
+        {
+            "type": "defect",
+            "subject": '<script>alert("x")</script>',
+            "description": "d",
+            "requester_name": "n",
+            "requester_email": "bad",
+        },
     )
     assert response.status_code == 422
     html = _body(response)
@@ -208,7 +247,9 @@ def test_the_desk_thank_you_url_receives_form_posts(api: Api, admin_token: str) 
     document = shipped_document()
     document["desk"]["thank_you_url"] = "https://www.example.org/thanks"
     assert api.json("PUT", "/admin/config", {"config": document, "version": 0})[0] == 200
-    response = api.form("/tickets", {"subject": "s", "description": "d", "requester_name": "n", "requester_email": "n@example.org"})
+    response = api.form(
+        "/tickets", {"subject": "s", "description": "d", "requester_name": "n", "requester_email": "n@example.org"}
+    )
     assert response.headers["Location"] == "https://www.example.org/thanks?ref=HD-1001"
 
 

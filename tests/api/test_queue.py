@@ -85,7 +85,7 @@ def test_pages_of_a_priority_filter_and_of_several_statuses_also_add_up(api: Api
     seen: list[str] = []
     cursor = ""
     while True:
-        code, page = api.json("GET", f"/tickets?status=in_progress&status=submitted&priority=medium&limit=2{cursor}")
+        _code, page = api.json("GET", f"/tickets?status=in_progress&status=submitted&priority=medium&limit=2{cursor}")
         seen += [t["ref"] for t in page["tickets"]]
         if not page["next_cursor"]:
             break

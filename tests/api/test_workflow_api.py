@@ -88,7 +88,8 @@ def test_the_database_refuses_a_stale_write_even_when_the_service_check_is_passe
     desk = wiring.desk()
     read_by_first = desk.tickets.get(ticket["id"])
     read_by_second = desk.tickets.get(ticket["id"])
-    assert read_by_first is not None and read_by_second is not None
+    assert read_by_first is not None
+    assert read_by_second is not None
     desk.tickets.save(read_by_first, read_by_first.version)
     with pytest.raises(StaleVersionError):
         desk.tickets.save(read_by_second, read_by_second.version)
