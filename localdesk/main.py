@@ -1,0 +1,157 @@
+"""Starts moto, builds the tables from infra/, seeds the desk, serves app.py; Ctrl-C stops it all."""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import sys
+import threading
+import time
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+from localdesk.environment import STAGE, Listen, SetupError, chalice_config, listen_address, prepare, use_tables
+
+if TYPE_CHECKING:
+    from chalice import Chalice
+    from chalice.local import LocalDevServer
+
+    from localdesk.server import Gate
+
+ADMIN = {"name": "Local admin", "email": "admin@example.org", "role": "admin"}
+STACK_NAME = "helpdesk"
+
+
+class LocalDesk:
+    """The running pieces, started in order and stopped in reverse; `stop()` is safe after a partial start."""
+
+    def __init__(self, listen: Listen) -> None:
+        self.listen = listen
+        self.admin_token = ""
+        self._mock: Any = None
+        self._gate: Gate | None = None
+        self._server: LocalDevServer | None = None
+        self._serving: threading.Thread | None = None
+
+    def start(self) -> None:
+        # Heavy imports happen here, after the signal handlers are in place and the environment is set.
+        import boto3
+        from chalice.config import Config
+        from moto import mock_aws
+
+        from chalicelib import wiring
+        from chalicelib.adapters.clock import AdjustableClock
+        from infra.tables import create_stack
+        from localdesk.routes import register_local_routes
+        from localdesk.server import Gate, build_server
+
+        self._gate = Gate()  # everything that touches moto from another thread takes its turn here
+        config = Config(chalice_stage=STAGE, config_from_disk=chalice_config())
+        prepare(os.environ, self.listen, config.environment_variables)
+        self._mock = mock_aws()
+        self._mock.start()
+        region = os.environ["AWS_DEFAULT_REGION"]
+        use_tables(os.environ, create_stack(boto3.client("cloudformation", region_name=region), STACK_NAME))
+
+        clock = AdjustableClock()
+        wiring.reset(clock=clock)
+        desk = wiring.desk()
+        desk.seed_config()
+        _, self.admin_token = desk.create_agent(ADMIN, token=os.environ.get("HELPDESK_ADMIN_TOKEN") or None)
+
+        app = _deployed_app()
+        register_local_routes(app, clock)
+        try:
+            self._server = build_server(app, config, self.listen.host, self.listen.port, self._gate)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise SetupError(f"port {self.listen.port} is already in use: set PORT to a free one") from None
+            raise SetupError(f"cannot listen on {self.listen.host}:{self.listen.port}: {exc.strerror}") from None
+        self._serving = threading.Thread(target=self._server.server.serve_forever, name="localdesk-http")
+        self._serving.start()
+
+    def wait(self) -> None:
+        """Until a signal interrupts the main thread (the HTTP server only stops when told to)."""
+        while self._serving is not None and self._serving.is_alive():
+            self._serving.join(0.5)
+
+    def stop(self) -> None:
+        if self._server is not None:
+            if self._serving is not None and self._serving.is_alive():
+                self._server.shutdown()
+                self._serving.join()
+            self._server.server.server_close()
+        if self._gate is not None:
+            self._gate.close()  # a request still running finishes; later ones are refused before moto goes
+        if self._mock is not None:
+            self._mock.stop()
+            self._mock = None
+
+
+def _deployed_app() -> Chalice:
+    """app.py as deployed, unchanged; the local routes are added to this object only, never in app.py."""
+    try:
+        from app import app
+    except ModuleNotFoundError as exc:
+        if exc.name != "app":
+            raise
+        raise SetupError("no app.py found: run this from the repository root (make run does)") from None
+    return app
+
+
+def banner(desk: LocalDesk, seconds: float) -> str:
+    url = desk.listen.url
+    token = desk.admin_token
+    chosen = "from HELPDESK_ADMIN_TOKEN" if os.environ.get("HELPDESK_ADMIN_TOKEN") else "new for this run"
+    return "\n".join(
+        [
+            "",
+            "Help desk, local run: AWS is moto inside this process; all data is in memory and gone on stop.",
+            "",
+            f"  Desk API     {url}",
+            f"  Web form     {url}/form",
+            f"  Admin token  {token}   ({chosen}; set HELPDESK_ADMIN_TOKEN to choose it)",
+            "",
+            "  Try:",
+            f'    export TOKEN="{token}"',
+            f'    curl -H "Authorization: Bearer $TOKEN" {url}/tickets',
+            f"    curl -X POST -H 'Content-Type: application/json' -d '{{\"advance\": \"5d\"}}' {url}/_local/clock",
+            "",
+            "  Ctrl-C to stop.",
+            "",
+            f"Desk ready on {url}   (started in {seconds:.1f} s)",
+        ]
+    )
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def main() -> int:
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
+    started = time.monotonic()
+    status = 0
+    desk: LocalDesk | None = None
+    try:
+        desk = LocalDesk(listen_address(os.environ))
+        print("Starting the local desk...", flush=True)
+        desk.start()
+        print(banner(desk, time.monotonic() - started), flush=True)
+        desk.wait()
+    except KeyboardInterrupt:
+        pass
+    except SetupError as exc:
+        print(f"localdesk: {exc}", file=sys.stderr, flush=True)
+        status = 1
+    finally:
+        # A second Ctrl-C while stopping would only leave moto half torn down.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if desk is not None:
+            print("\nStopping...", flush=True)
+            desk.stop()
+            print("Stopped.", flush=True)
+    return status

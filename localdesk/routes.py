@@ -1,0 +1,49 @@
+"""Endpoints under /_local/ that only the local run has: they are added here, never in app.py."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from chalice import Chalice, Response
+
+from chalicelib.adapters.clock import AdjustableClock
+from chalicelib.domain.config import parse_duration_minutes
+from chalicelib.domain.errors import MalformedRequestError
+from chalicelib.web.http import handled, json_body, json_response
+
+MAX_ADVANCE = timedelta(days=3650)
+# curl -d labels a body as a form unless told otherwise; these bodies are read as JSON whatever their label.
+BODY_TYPES = ["application/json", "application/x-www-form-urlencoded", "text/plain"]
+
+
+def register_local_routes(app: Chalice, clock: AdjustableClock) -> None:
+    def body() -> Any:
+        if app.current_request is None:
+            raise MalformedRequestError("no request")
+        return json_body(app.current_request)
+
+    @app.route("/_local/clock", methods=["GET"])
+    @handled
+    def local_clock() -> Response:
+        return json_response({"now": clock.now().isoformat()})
+
+    @app.route("/_local/clock", methods=["POST"], content_types=BODY_TYPES)
+    @handled
+    def advance_local_clock() -> Response:
+        """Moves the whole local desk's clock forward, so SLA breaches and reminders show without waiting."""
+        return json_response({"now": clock.advance(advance_of(body())).isoformat()})
+
+
+def advance_of(body: Any) -> timedelta:
+    text = body.get("advance") if isinstance(body, dict) else None
+    try:
+        by = timedelta(minutes=parse_duration_minutes(text)) if isinstance(text, str) else None
+    except (ValueError, OverflowError):
+        by = None
+    if by is None or by > MAX_ADVANCE:
+        raise MalformedRequestError(
+            'send {"advance": "5d"}: whole minutes (m), hours (h) or days (d), at most 3650d',
+            errors={"advance": "must be a duration like '30m', '3h' or '5d'"},
+        )
+    return by

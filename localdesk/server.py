@@ -1,0 +1,93 @@
+"""Chalice's local API Gateway, serving one request at a time against the in-process moto."""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Any
+
+from chalice import Chalice
+from chalice.config import Config
+from chalice.local import ChaliceRequestHandler, LocalDevServer, LocalGateway, ThreadedHTTPServer
+
+
+class GateClosedError(Exception):
+    """The desk is stopping: moto may already be gone."""
+
+
+class Gate:
+    """Admits one request, stream batch or job at a time to moto; closed for good when the desk stops.
+
+    moto's in-process backends are not safe under concurrent conditional writes (two version-checked
+    updates can both succeed), so everything that touches the mocked AWS goes through `turn()`.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._closed = False
+
+    @contextmanager
+    def turn(self) -> Iterator[None]:
+        with self._lock:
+            if self._closed:
+                raise GateClosedError
+            yield
+
+    def close(self) -> None:
+        """Waits for the one in progress, then refuses every later turn."""
+        with self._lock:
+            self._closed = True
+
+
+class SerialGateway(LocalGateway):
+    def __init__(self, app_object: Chalice, config: Config, gate: Gate) -> None:
+        super().__init__(app_object, config)
+        self._gate = gate
+
+    def handle_request(self, method: str, path: str, headers: Any, body: bytes | None) -> Any:
+        with self._gate.turn():
+            return super().handle_request(method, path, headers, body)
+
+
+class SerialRequestHandler(ChaliceRequestHandler):
+    """Chalice's handler with a gateway that takes its turn at the gate; reading and writing stay concurrent."""
+
+    def __init__(
+        self,
+        request: Any,
+        client_address: tuple[str, int],
+        server: HTTPServer,
+        app_object: Chalice,
+        config: Config,
+        gate: Gate,
+    ) -> None:
+        # ChaliceRequestHandler.__init__ would build a plain LocalGateway, and the base class handles
+        # the request inside __init__, so the gateway must be in place before that call.
+        self.local_gateway = SerialGateway(app_object, config, gate)
+        BaseHTTPRequestHandler.__init__(self, request, client_address, server)
+
+    def _generic_handle(self) -> None:
+        try:
+            super()._generic_handle()
+        except GateClosedError:
+            self.close_connection = True
+            self._send_http_response(
+                503, {"Connection": "close"}, b'{"error": {"code": "stopping", "message": "the desk is stopping"}}'
+            )
+
+    do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = do_PATCH = do_OPTIONS = _generic_handle
+
+
+class LocalHTTPServer(ThreadedHTTPServer):
+    """A thread per connection (browsers hold connections open); the gate serialises the work itself."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+def build_server(app: Chalice, config: Config, host: str, port: int, gate: Gate) -> LocalDevServer:
+    handler = functools.partial(SerialRequestHandler, gate=gate)
+    return LocalDevServer(app, config, host, port, handler_cls=handler, server_cls=LocalHTTPServer)

@@ -1,0 +1,239 @@
+"""`python -m localdesk` as a person runs it: a real process, real HTTP on loopback, Ctrl-C to stop."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+ADMIN_TOKEN = "local-run-test-admin-token"
+READY = re.compile(r"^Desk ready on (http://\S+)")
+START_TIMEOUT = 60
+STOP_TIMEOUT = 15
+
+
+class LocalRun:
+    """One `python -m localdesk` process; its merged stdout and stderr are collected line by line."""
+
+    def __init__(self, port: int) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("HELPDESK_", "AWS_"))}
+        env.update(PORT=str(port), HELPDESK_ADMIN_TOKEN=ADMIN_TOKEN, PYTHONUNBUFFERED="1")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "localdesk"],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,  # a Ctrl-C in pytest's terminal is not sent to it
+        )
+        self.lines: list[str] = []
+        self._ready: queue.Queue[str] = queue.Queue()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line.rstrip("\n"))
+            match = READY.match(line)
+            if match:
+                self._ready.put(match.group(1))
+
+    @property
+    def output(self) -> str:
+        return "\n".join(self.lines)
+
+    def wait_ready(self) -> str:
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            try:
+                return self._ready.get(timeout=0.2)
+            except queue.Empty:
+                if self.process.poll() is not None:
+                    self._reader.join(timeout=2)
+                    pytest.fail(
+                        f"the local desk exited with {self.process.returncode} before it was ready:\n{self.output}"
+                    )
+        pytest.fail(f"the local desk was not ready within {START_TIMEOUT} s:\n{self.output}")
+
+    def interrupt(self) -> int:
+        """Ctrl-C, as the terminal sends it; the exit status."""
+        self.process.send_signal(signal.SIGINT)
+        status = self.process.wait(timeout=STOP_TIMEOUT)
+        self._reader.join(timeout=2)
+        return status
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=STOP_TIMEOUT)
+        self._reader.join(timeout=2)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def call(method: str, url: str, body: Any = None, token: str | None = None) -> tuple[int, dict[str, str], bytes]:
+    """A real HTTP request; the status, headers and body whatever the status."""
+    headers = {"Accept": "application/json"}
+    data = None
+    if body is not None:
+        data = json.dumps(body).encode()
+        headers["Content-Type"] = "application/json"
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(url, data=data, headers=headers, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
+
+
+@pytest.fixture(scope="module")
+def shared_run() -> Iterator[LocalRun]:
+    """One local desk for the tests that only make requests (starting one takes a few seconds)."""
+    run = LocalRun(free_port())
+    try:
+        yield run
+    finally:
+        run.kill()
+
+
+@pytest.fixture(scope="module")
+def desk_url(shared_run: LocalRun) -> str:
+    return shared_run.wait_ready()
+
+
+@pytest.fixture
+def own_run() -> Iterator[LocalRun]:
+    run = LocalRun(free_port())
+    try:
+        yield run
+    finally:
+        run.kill()
+
+
+def open_ticket(desk_url: str, subject: str = "The printer on floor 2 jams") -> dict[str, Any]:
+    status, _, body = call(
+        "POST",
+        f"{desk_url}/tickets",
+        {
+            "type": "question",
+            "subject": subject,
+            "description": "Every second page since Monday.",
+            "requester_name": "Ada Requester",
+            "requester_email": "ada@example.org",
+        },
+    )
+    assert status == 201, body
+    ticket: dict[str, Any] = json.loads(body)
+    return ticket
+
+
+def test_the_local_run_prints_its_urls_and_the_chosen_admin_token(shared_run: LocalRun, desk_url: str) -> None:
+    assert desk_url.startswith("http://127.0.0.1:")
+    assert f"{desk_url}/form" in shared_run.output
+    assert ADMIN_TOKEN in shared_run.output
+    assert "Ctrl-C" in shared_run.output
+
+
+def test_the_local_run_serves_the_web_form(desk_url: str) -> None:
+    status, headers, body = call("GET", f"{desk_url}/form")
+
+    assert status == 200
+    assert headers["Content-Type"].startswith("text/html")
+    assert b"<html" in body
+
+
+def test_a_ticket_opened_over_http_is_in_the_agents_queue(desk_url: str) -> None:
+    ticket = open_ticket(desk_url)
+
+    assert ticket["id"]
+    assert ticket["ref"]
+    assert ticket["status"]
+    assert ticket["portal_url"].startswith(f"{desk_url}/"), "portal links point at the local desk"
+
+    status, _, body = call("GET", f"{desk_url}/tickets", token=ADMIN_TOKEN)
+    assert status == 200, body
+    assert ticket["id"] in [t["id"] for t in json.loads(body)["tickets"]]
+
+
+def test_the_queue_needs_an_agent_token(desk_url: str) -> None:
+    status, _, body = call("GET", f"{desk_url}/tickets")
+
+    assert status == 401, body
+
+
+def test_the_local_clock_moves_forward_and_refuses_nonsense(desk_url: str) -> None:
+    status, _, body = call("POST", f"{desk_url}/_local/clock", {"advance": "5d"})
+    assert status == 200, body
+    assert "now" in json.loads(body)
+
+    status, _, body = call("POST", f"{desk_url}/_local/clock", {"advance": "soon"})
+    assert status == 400
+    assert "advance" in json.loads(body)["error"]["errors"]
+
+
+def edit_all_at_once(desk_url: str, ticket_id: str, editors: int) -> list[int]:
+    """`editors` PATCHes of version 1 released together; their HTTP statuses."""
+    start = threading.Barrier(editors)
+    statuses: list[int] = []
+
+    def edit(n: int) -> None:
+        start.wait(timeout=30)
+        body = {"version": 1, "subject": f"Edit {n}"}
+        statuses.append(call("PATCH", f"{desk_url}/tickets/{ticket_id}", body, token=ADMIN_TOKEN)[0])
+
+    threads = [threading.Thread(target=edit, args=(n,)) for n in range(editors)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return statuses
+
+
+def test_concurrent_edits_of_one_version_let_exactly_one_win(desk_url: str) -> None:
+    """moto is not safe under concurrent conditional writes: the local run must serve one request at a time."""
+    for round_ in range(3):
+        ticket = open_ticket(desk_url, f"Race {round_}")
+
+        statuses = edit_all_at_once(desk_url, ticket["id"], editors=12)
+
+        assert sorted(statuses) == [200] + [409] * 11
+        status, _, body = call("GET", f"{desk_url}/tickets/{ticket['id']}", token=ADMIN_TOKEN)
+        assert status == 200, body
+        assert json.loads(body)["version"] == 2
+
+
+def test_ctrl_c_stops_the_local_run_cleanly(own_run: LocalRun) -> None:
+    desk_url = own_run.wait_ready()
+    open_ticket(desk_url)
+
+    status = own_run.interrupt()
+
+    assert status == 0, own_run.output
+    assert "Traceback" not in own_run.output
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", int(desk_url.rsplit(":", 1)[1])), timeout=2).close()
