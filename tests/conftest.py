@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -27,22 +26,7 @@ os.environ.pop("AWS_PROFILE", None)
 from moto import mock_aws  # noqa: E402
 from moto.dynamodb.models import DynamoDBBackend  # noqa: E402
 
-START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # a Monday
-
-
-class ManualClock:
-    """A clock that only moves when the test says so."""
-
-    def __init__(self, start: datetime = START) -> None:
-        self.current = start
-
-    def now(self) -> datetime:
-        return self.current
-
-    def advance(self, **delta: float) -> datetime:
-        self.current += timedelta(**delta)
-        return self.current
-
+from tests.clocks import ManualClock  # noqa: E402
 
 _scans: list[dict[str, Any]] = []
 _real_scan = DynamoDBBackend.scan

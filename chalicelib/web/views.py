@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import secrets
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ParamSpec
 from urllib.parse import urlencode
 
 from chalice.app import Request, Response
@@ -38,6 +39,7 @@ logger = logging.getLogger("helpdesk")
 CORE_FIELDS = ("type", "subject", "description", "requester_name", "requester_email", "priority")
 INPUT_TYPES = {"text": "text", "email": "email", "number": "number", "date": "date", "url": "url"}
 HONEYPOT = "website"
+P = ParamSpec("P")
 
 
 def _page_or_json(error: HelpdeskError) -> Response:
@@ -49,10 +51,15 @@ def _page_or_json(error: HelpdeskError) -> Response:
     return error_response(error)
 
 
+def for_people(view: Callable[P, Response]) -> Callable[P, Response]:
+    """A view browsers open: its errors become pages for them, JSON for programs."""
+    return handled(view, on_error=_page_or_json)
+
+
 # public: opening tickets ------------------------------------------------------------------------
 
 
-@handled
+@for_people
 def open_ticket() -> Response:
     request = current_request()
     if is_form(request):
@@ -109,11 +116,8 @@ def _open_from_form(request: Request) -> Response:
     return pages.redirect(f"{base}/form/thanks?{query_string}")
 
 
+@for_people
 def form_page() -> Response:
-    return handled(_form_page, on_error=_page_or_json)()
-
-
-def _form_page() -> Response:
     request = current_request()
     config = wiring.desk().config()
     type_key = query(request, "type")
@@ -157,11 +161,8 @@ def _frame_ancestors() -> str:
     return " ".join(("'self'", *wiring.settings().cors_origins))
 
 
+@for_people
 def thanks_page() -> Response:
-    return handled(_thanks_page, on_error=_page_or_json)()
-
-
-def _thanks_page() -> Response:
     request = current_request()
     config = wiring.desk().config()
     ref, ticket_id, token = query(request, "ref"), query(request, "ticket"), query(request, "token")
@@ -181,11 +182,8 @@ def _portal_token(request: Request) -> str | None:
     return query(request, "token") or bearer_token(request)
 
 
+@for_people
 def portal_ticket(ticket_id: str) -> Response:
-    return handled(_portal_ticket, on_error=_page_or_json)(ticket_id)
-
-
-def _portal_ticket(ticket_id: str) -> Response:
     request = current_request()
     token = _portal_token(request)
     detail = wiring.desk().portal_ticket(ticket_id, token)
@@ -207,11 +205,8 @@ def _portal_ticket(ticket_id: str) -> Response:
     return pages.html_response(html)
 
 
+@for_people
 def portal_comment(ticket_id: str) -> Response:
-    return handled(_portal_comment, on_error=_page_or_json)(ticket_id)
-
-
-def _portal_comment(ticket_id: str) -> Response:
     request = current_request()
     token = _portal_token(request)
     body = body_object(request)
@@ -221,11 +216,8 @@ def _portal_comment(ticket_id: str) -> Response:
     return json_response(present.comment(comment, for_agent=False), 201)
 
 
+@for_people
 def portal_transition(ticket_id: str) -> Response:
-    return handled(_portal_transition, on_error=_page_or_json)(ticket_id)
-
-
-def _portal_transition(ticket_id: str) -> Response:
     request = current_request()
     token = _portal_token(request)
     body = body_object(request)

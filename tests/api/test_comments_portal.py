@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlsplit
 
 from tests.api.conftest import Api
-from tests.conftest import ManualClock
+from tests.clocks import ManualClock
 
 
 def _token(opened: dict[str, str]) -> str:

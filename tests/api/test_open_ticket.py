@@ -297,3 +297,9 @@ def test_the_form_page_lists_the_types_and_renders_each_types_intake_fields(api:
     assert 'name="priority"' not in html
     assert defect.headers["Content-Security-Policy"].startswith("default-src 'none'")
     assert api.client.http.get("/form?type=nope").status_code == 404
+
+
+def test_an_oversized_form_post_gets_a_page_not_json(api: Api) -> None:
+    response = api.form("/tickets", {"subject": "s", "description": "x" * 70000})
+    assert response.status_code == 413
+    assert response.headers["Content-Type"].startswith("text/html")

@@ -6,7 +6,7 @@ from typing import Any
 
 from chalicelib import wiring
 from tests.api.conftest import DEFECT_FIELDS, Api
-from tests.conftest import ManualClock
+from tests.clocks import ManualClock
 
 
 def _refs(api: Api, query: str) -> list[str]:

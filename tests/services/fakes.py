@@ -6,7 +6,7 @@ import hashlib
 import json
 import secrets
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib.domain.agents import Agent
@@ -21,7 +21,6 @@ from chalicelib.services.ports import (
     StoredConfig,
 )
 
-START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # a Monday
 TICKET_SK = "ticket"
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
@@ -65,20 +64,6 @@ def _comment_key(comment: Comment) -> Key:
 
 def _copy(ticket: Ticket) -> Ticket:
     return replace(ticket, fields=dict(ticket.fields))
-
-
-class FakeClock:
-    """A clock that only moves when the test says so."""
-
-    def __init__(self, start: datetime = START) -> None:
-        self.current = start
-
-    def now(self) -> datetime:
-        return self.current
-
-    def advance(self, **delta: float) -> datetime:
-        self.current += timedelta(**delta)
-        return self.current
 
 
 class SequentialIds:

@@ -8,28 +8,9 @@ from chalicelib.domain.agents import Agent
 from chalicelib.domain.errors import AuthenticationError, ConflictError, NotFoundError, ValidationError
 from chalicelib.domain.tokens import hash_agent_token
 from chalicelib.services.desk import Desk
+from tests.clocks import ManualClock
 
-from .fakes import START, FakeClock, FakeDeskStore, FakeTicketStore, SequentialIds
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(START)
-
-
-@pytest.fixture
-def store() -> FakeDeskStore:
-    return FakeDeskStore()
-
-
-@pytest.fixture
-def tickets(store: FakeDeskStore) -> FakeTicketStore:
-    return FakeTicketStore(desk_table=store.items)
-
-
-@pytest.fixture
-def desk(tickets: FakeTicketStore, store: FakeDeskStore, clock: FakeClock) -> Desk:
-    return Desk(tickets, store, clock, SequentialIds())
+from .fakes import FakeDeskStore, FakeTicketStore
 
 
 @pytest.fixture
@@ -37,7 +18,7 @@ def admin(desk: Desk) -> Agent:
     return desk.create_agent({"name": "Ray Holt", "email": "holt@desk.example.org", "role": "admin"})[0]
 
 
-def test_a_new_agent_gets_a_token_that_signs_them_in(desk: Desk, clock: FakeClock) -> None:
+def test_a_new_agent_gets_a_token_that_signs_them_in(desk: Desk, clock: ManualClock) -> None:
     agent, token = desk.create_agent({"name": "Amy Santiago", "email": "Amy@Desk.Example.org"})
 
     assert token.startswith("hd_")

@@ -12,28 +12,9 @@ from chalicelib.domain.config import default_config, shipped_document
 from chalicelib.domain.errors import StaleVersionError, StatusInUseError, ValidationError
 from chalicelib.domain.tickets import Ticket
 from chalicelib.services.desk import Desk, QueueRequest
+from tests.clocks import START, ManualClock
 
-from .fakes import START, FakeClock, FakeDeskStore, FakeTicketStore, SequentialIds
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(START)
-
-
-@pytest.fixture
-def store() -> FakeDeskStore:
-    return FakeDeskStore()
-
-
-@pytest.fixture
-def tickets(store: FakeDeskStore) -> FakeTicketStore:
-    return FakeTicketStore(desk_table=store.items)
-
-
-@pytest.fixture
-def desk(tickets: FakeTicketStore, store: FakeDeskStore, clock: FakeClock) -> Desk:
-    return Desk(tickets, store, clock, SequentialIds())
+from .fakes import FakeDeskStore, FakeTicketStore, SequentialIds
 
 
 @pytest.fixture
@@ -78,7 +59,7 @@ def test_the_desk_uses_the_shipped_configuration_until_one_is_stored(desk: Desk)
     assert desk.config_document()["config"] == shipped_document()
 
 
-def test_seeding_stores_the_shipped_configuration_as_version_one_only_once(desk: Desk, clock: FakeClock) -> None:
+def test_seeding_stores_the_shipped_configuration_as_version_one_only_once(desk: Desk, clock: ManualClock) -> None:
     desk.seed_config()
     clock.advance(hours=1)
     desk.seed_config()
@@ -189,7 +170,7 @@ def test_removing_a_status_that_holds_tickets_needs_a_mapping(desk: Desk, admin:
 
 
 def test_a_status_mapping_moves_the_tickets_out_of_the_removed_status(
-    desk: Desk, admin: Agent, clock: FakeClock
+    desk: Desk, admin: Agent, clock: ManualClock
 ) -> None:
     desk.seed_config()
     ticket = open_question(desk)
@@ -257,7 +238,7 @@ def test_removing_a_type_that_has_tickets_is_refused(desk: Desk, admin: Agent) -
 # changing priorities ------------------------------------------------------------------------------
 
 
-def test_giving_a_priority_a_new_rank_reorders_the_queue(desk: Desk, admin: Agent, clock: FakeClock) -> None:
+def test_giving_a_priority_a_new_rank_reorders_the_queue(desk: Desk, admin: Agent, clock: ManualClock) -> None:
     desk.seed_config()
     older = open_question(desk)
     clock.advance(minutes=5)
@@ -314,7 +295,7 @@ class TicketEditedDuringMigration(FakeTicketStore):
 
 
 def test_a_ticket_edited_while_the_configuration_is_replaced_is_still_moved(
-    store: FakeDeskStore, clock: FakeClock
+    store: FakeDeskStore, clock: ManualClock
 ) -> None:
     desk = Desk(TicketEditedDuringMigration(desk_table=store.items), store, clock, SequentialIds())
     admin = desk.create_agent({"name": "Ray Holt", "email": "holt@desk.example.org", "role": "admin"})[0]

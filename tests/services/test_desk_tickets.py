@@ -19,28 +19,7 @@ from chalicelib.domain.errors import (
 )
 from chalicelib.domain.tickets import Ticket
 from chalicelib.services.desk import Desk, QueueRequest
-
-from .fakes import START, FakeClock, FakeDeskStore, FakeTicketStore, SequentialIds
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(START)
-
-
-@pytest.fixture
-def store() -> FakeDeskStore:
-    return FakeDeskStore()
-
-
-@pytest.fixture
-def tickets(store: FakeDeskStore) -> FakeTicketStore:
-    return FakeTicketStore(desk_table=store.items)
-
-
-@pytest.fixture
-def desk(tickets: FakeTicketStore, store: FakeDeskStore, clock: FakeClock) -> Desk:
-    return Desk(tickets, store, clock, SequentialIds())
+from tests.clocks import ManualClock
 
 
 @pytest.fixture
@@ -82,7 +61,7 @@ def test_tickets_are_given_references_in_sequence(desk: Desk) -> None:
     assert (first.ref, second.ref) == ("HD-1001", "HD-1002")
 
 
-def test_a_ticket_sent_without_type_or_priority_gets_the_desk_defaults(desk: Desk, clock: FakeClock) -> None:
+def test_a_ticket_sent_without_type_or_priority_gets_the_desk_defaults(desk: Desk, clock: ManualClock) -> None:
     ticket = open_ticket(desk)
 
     assert ticket.type == "question"
@@ -156,7 +135,7 @@ def test_the_hourly_limit_counts_each_requester_apart(desk: Desk) -> None:
     assert other.ref == "HD-1003"
 
 
-def test_the_hourly_limit_starts_again_in_the_next_hour(desk: Desk, clock: FakeClock) -> None:
+def test_the_hourly_limit_starts_again_in_the_next_hour(desk: Desk, clock: ManualClock) -> None:
     allow_tickets_per_hour(desk, 2)
     open_ticket(desk)
     open_ticket(desk)
@@ -196,7 +175,7 @@ def test_a_missing_or_forged_portal_token_is_refused(desk: Desk, token: str | No
         desk.portal_ticket(ticket.id, token)
 
 
-def test_a_portal_token_works_until_its_link_days_are_over(desk: Desk, clock: FakeClock) -> None:
+def test_a_portal_token_works_until_its_link_days_are_over(desk: Desk, clock: ManualClock) -> None:
     opened = desk.open_ticket(question(), from_form=False, idempotency_key=None)
 
     clock.advance(days=89)
@@ -229,7 +208,7 @@ def test_a_transition_based_on_a_version_since_replaced_is_stale(desk: Desk, age
     assert desk.ticket_detail(ticket.id, agent).ticket.status == "in_progress"
 
 
-def test_a_transition_moves_the_ticket_and_bumps_its_version(desk: Desk, agent: Agent, clock: FakeClock) -> None:
+def test_a_transition_moves_the_ticket_and_bumps_its_version(desk: Desk, agent: Agent, clock: ManualClock) -> None:
     ticket = open_ticket(desk)
     clock.advance(minutes=5)
 
@@ -282,7 +261,7 @@ def test_a_comment_sent_with_a_transition_can_be_public(desk: Desk, agent: Agent
 
 
 def test_a_public_comment_with_a_transition_is_counted_and_is_the_first_response(
-    desk: Desk, agent: Agent, clock: FakeClock
+    desk: Desk, agent: Agent, clock: ManualClock
 ) -> None:
     ticket = open_ticket(desk)
     clock.advance(minutes=15)
@@ -341,7 +320,7 @@ def test_a_portal_transition_based_on_an_old_version_is_stale(desk: Desk, agent:
 # comments ----------------------------------------------------------------------------------------
 
 
-def test_a_public_agent_reply_is_the_first_response(desk: Desk, agent: Agent, clock: FakeClock) -> None:
+def test_a_public_agent_reply_is_the_first_response(desk: Desk, agent: Agent, clock: ManualClock) -> None:
     ticket = open_ticket(desk)
     clock.advance(minutes=30)
     replied_at = clock.now()
@@ -374,7 +353,7 @@ def test_a_requesters_own_comment_is_public_and_not_a_response(desk: Desk, agent
     assert desk.ticket_detail(opened.ticket.id, agent).ticket.first_response_at is None
 
 
-def test_the_portal_never_shows_internal_notes(desk: Desk, agent: Agent, clock: FakeClock) -> None:
+def test_the_portal_never_shows_internal_notes(desk: Desk, agent: Agent, clock: ManualClock) -> None:
     opened = desk.open_ticket(question(), from_form=False, idempotency_key=None)
     desk.comment(opened.ticket.id, {"body": "Internal: check the toner."}, agent)
     clock.advance(minutes=1)
@@ -485,7 +464,7 @@ def _refs(page_tickets: list[Ticket]) -> list[str]:
 
 
 @pytest.fixture
-def mixed_queue(desk: Desk, agent: Agent, clock: FakeClock) -> dict[str, Ticket]:
+def mixed_queue(desk: Desk, agent: Agent, clock: ManualClock) -> dict[str, Ticket]:
     """HD-1001 medium, HD-1002 high, HD-1003 low, HD-1004 high (resolved), HD-1005 medium, HD-1006 critical."""
     made: dict[str, Ticket] = {}
     for priority in ("medium", "high", "low", "high", "medium", "critical"):
