@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from chalice.app import Response
 
@@ -10,7 +11,7 @@ _environment: Any = None
 
 # Pages carry no script; styles are inline. Portal pages hold a token in their URL: send no referrer.
 SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'",
     "Referrer-Policy": "no-referrer",
     "X-Content-Type-Options": "nosniff",
     "Cache-Control": "no-store",
@@ -33,8 +34,17 @@ def render(template: str, **context: Any) -> str:
     return str(_environment.get_template(template).render(**context))
 
 
-def html_response(html: str, status: int = 200, *, frame_ancestors: str = "'none'") -> Response:
-    csp = f"{SECURITY_HEADERS['Content-Security-Policy']}; frame-ancestors {frame_ancestors}"
+def origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def html_response(
+    html: str, status: int = 200, *, frame_ancestors: str = "'none'", form_targets: tuple[str, ...] = ()
+) -> Response:
+    """`form_targets`: URLs a form on the page posts to or is redirected to; browsers apply form-action to both."""
+    form_action = " ".join(dict.fromkeys(("'self'", *(origin(u) for u in form_targets))))
+    csp = f"{SECURITY_HEADERS['Content-Security-Policy']}; form-action {form_action}; frame-ancestors {frame_ancestors}"
     headers: dict[str, str | list[str]] = {
         "Content-Type": "text/html; charset=utf-8",
         **SECURITY_HEADERS,

@@ -153,7 +153,8 @@ def _form(request: Request, type_key: str, values: dict[str, Any], errors: dict[
         default_priority=ticket_type.default_priority or config.desk.default_priority,
         input_types=INPUT_TYPES,
     )
-    return pages.html_response(html, status, frame_ancestors=_frame_ancestors())
+    targets = (base, config.desk.thank_you_url or base)
+    return pages.html_response(html, status, frame_ancestors=_frame_ancestors(), form_targets=targets)
 
 
 def _frame_ancestors() -> str:
@@ -202,7 +203,7 @@ def portal_ticket(ticket_id: str) -> Response:
         comment_action=f"{base}/comments?{token_query}",
         transition_action=f"{base}/transitions?{token_query}",
     )
-    return pages.html_response(html)
+    return pages.html_response(html, form_targets=(base,))
 
 
 @for_people

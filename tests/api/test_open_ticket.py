@@ -253,6 +253,16 @@ def test_the_desk_thank_you_url_receives_form_posts(api: Api, admin_token: str) 
     assert response.headers["Location"] == "https://www.example.org/thanks?ref=HD-1001"
 
 
+def test_the_form_page_lets_browsers_follow_the_redirect_to_the_thank_you_url(api: Api) -> None:
+    """Browsers apply CSP form-action to the redirect after a form post too (seen in Chromium)."""
+    document = shipped_document()
+    document["desk"]["thank_you_url"] = "https://www.example.org/thanks"
+    assert api.json("PUT", "/admin/config", {"config": document, "version": 0})[0] == 200
+    policy = api.client.http.get("/form?type=question").headers["Content-Security-Policy"]
+    form_action = next(d for d in policy.split("; ") if d.startswith("form-action"))
+    assert form_action == "form-action 'self' https://desk.example.org https://www.example.org"
+
+
 def test_more_new_tickets_per_hour_than_allowed_from_one_address_are_refused_with_429(api: Api, clock) -> None:
     document = shipped_document()
     document["desk"]["new_tickets_per_hour"] = 2
