@@ -325,7 +325,8 @@ def _range(priority_rank: int | None, after: str | None) -> Any:
     if not after or after < prefix:
         return sort.startswith(prefix)
     if after.startswith(prefix):
-        return sort.between(after, prefix + HIGH)
+        # Every queue key has the same length, so `after + " "` is the first key after `after` (exclusive).
+        return sort.between(after + " ", prefix + HIGH)
     return False
 
 

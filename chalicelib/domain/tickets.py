@@ -199,9 +199,15 @@ def _field_value(spec: FieldSpec, value: Any, *, from_form: bool) -> Any:
     if spec.type == "number":
         if isinstance(value, bool):
             raise ValueError("must be a number")
-        if isinstance(value, (int, float)):
+        if isinstance(value, int):
+            if abs(value) >= NUMBER_LIMIT:
+                raise ValueError(f"must be a number below {NUMBER_LIMIT:.0e}")
+            return value
+        if isinstance(value, float):
             if not math.isfinite(value) or abs(value) >= NUMBER_LIMIT:
                 raise ValueError(f"must be a number below {NUMBER_LIMIT:.0e}")
+            if value != round(value, 6):
+                raise ValueError("must have at most 6 decimal places")
             return value
         if isinstance(value, str) and NUMBER_PATTERN.match(value.strip()):
             text = value.strip()
@@ -327,7 +333,7 @@ def change_details(
             updates["priority_rank"] = config.priorities[changes["priority"]].rank
     if "assignee" in changes:
         assignee = changes["assignee"]
-        if assignee is not None and (not isinstance(assignee, str) or assignee not in agent_ids):
+        if assignee is not None and (not isinstance(assignee, str) or not assignee or assignee not in agent_ids):
             errors["assignee"] = "must be the id of an active agent, or null"
         else:
             updates["assignee"] = assignee

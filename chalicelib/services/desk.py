@@ -43,7 +43,9 @@ from chalicelib.services.ports import (
 logger = logging.getLogger("helpdesk")
 PORTAL = "portal"
 MAX_PAGE = 100
-REF_PATTERN_DIGITS = 9
+ID_LIMIT = 64
+# What GET /admin/config answers may be sent back as it is: its read-only keys are ignored.
+CONFIG_REQUEST_KEYS = {"config", "version", "status_mapping", "priority_mapping", "updated_at", "updated_by"}
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,11 @@ def requester_actor(ticket: Ticket) -> Actor:
 
 def _fingerprint(payload: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _plausible_id(value: Any) -> bool:
+    """Ids and references are short; anything else is not one (and would exceed DynamoDB's key limits)."""
+    return isinstance(value, str) and 0 < len(value) <= ID_LIMIT and value.isprintable()
 
 
 def _is_whole_number(text: str) -> bool:
@@ -144,7 +151,7 @@ class Desk:
                 'send the configuration as {"config": {...}, "version": n}',
                 {"config": "is required and must be an object"},
             )
-        unknown = sorted(set(body) - {"config", "version", "status_mapping", "priority_mapping"})
+        unknown = sorted(set(body) - CONFIG_REQUEST_KEYS)
         if unknown:
             raise ValidationError("unknown settings", dict.fromkeys(unknown, "is not a known field"))
         version = body.get("version")
@@ -285,6 +292,8 @@ class Desk:
         return agent, secret
 
     def revoke_agent(self, agent_id: str, admin: Agent) -> Agent:
+        if not _plausible_id(agent_id):
+            raise NotFoundError("no such agent")
         if agent_id == admin.id:
             raise ConflictError("an admin cannot revoke their own token")
         agent = self.store.get_agent(agent_id)
@@ -349,7 +358,7 @@ class Desk:
         if not token:
             raise AuthenticationError("this page needs the link from your email")
         opened = verify_link(self.store.signing_secret(), PORTAL, token, self.clock.now())
-        if opened != ticket_id:
+        if opened != ticket_id or not _plausible_id(ticket_id):
             raise ForbiddenError("this link does not open that ticket")
         found = self.tickets.get_with_comments(ticket_id)
         if found is None:
@@ -368,7 +377,7 @@ class Desk:
         ticket = detail.ticket
         body = self._object(raw, {"to", "comment", "version"})
         to = self._status_key(body)
-        version = self._version(body) if "version" in body else ticket.version
+        version = self._version(body)
         return self._transition(detail.config, ticket, to, version, body.get("comment"), True, requester_actor(ticket))
 
     # agents' work on tickets -------------------------------------------------------------------
@@ -400,7 +409,7 @@ class Desk:
         ticket = self._ticket(id_or_ref)
         self._check_version(ticket, version)
         agent_ids: set[str] = set()
-        if isinstance(changes.get("assignee"), str):
+        if _plausible_id(changes.get("assignee")):
             assignee = self.store.get_agent(changes["assignee"])
             if assignee is not None and assignee.active:
                 agent_ids.add(assignee.id)
@@ -427,6 +436,8 @@ class Desk:
             errors["priority"] = f"must be one of {', '.join(config.priorities)}"
         if request.type is not None and request.type not in config.types:
             errors["type"] = f"must be one of {', '.join(config.types)}"
+        if request.assignee is not None and not _plausible_id(request.assignee):
+            errors["assignee"] = "must be an agent id"
         if request.team is not None and request.team not in config.teams:
             errors["team"] = f"must be one of {', '.join(config.teams)}"
         state = request.state or "open"
@@ -515,6 +526,8 @@ class Desk:
         return comment
 
     def _resolve_id(self, id_or_ref: str) -> str:
+        if not _plausible_id(id_or_ref):
+            raise NotFoundError("no such ticket")
         if "-" in id_or_ref and id_or_ref.split("-", 1)[1].isdigit():
             found = self.tickets.id_for_ref(id_or_ref.upper())
             if found is None:

@@ -139,9 +139,14 @@ def json_body(request: Request) -> Any:
     if not body.strip():
         raise MalformedRequestError("the request body is empty; send a JSON object")
     try:
-        return json.loads(body.decode("utf-8"), parse_constant=_refuse_constant)
+        parsed = json.loads(body.decode("utf-8"), parse_constant=_refuse_constant)
+        # "\ud800" is valid JSON but no text: nothing could store or show it.
+        json.dumps(parsed, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise MalformedRequestError("the request body contains an unpaired surrogate (\\ud800-\\udfff)") from None
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise MalformedRequestError("the request body is not valid JSON") from None
+    return parsed
 
 
 def _refuse_constant(name: str) -> Any:

@@ -12,7 +12,7 @@ from chalice.app import Request, Response
 
 from chalicelib import wiring
 from chalicelib.domain.agents import Agent
-from chalicelib.domain.errors import HelpdeskError, RateLimitedError, ValidationError
+from chalicelib.domain.errors import HelpdeskError, ValidationError
 from chalicelib.services.desk import QueueRequest
 from chalicelib.web import pages, present
 from chalicelib.web.http import (
@@ -39,6 +39,7 @@ logger = logging.getLogger("helpdesk")
 CORE_FIELDS = ("type", "subject", "description", "requester_name", "requester_email", "priority")
 INPUT_TYPES = {"text": "text", "email": "email", "number": "number", "date": "date", "url": "url"}
 HONEYPOT = "website"
+PAGE_TITLES = {401: "This link does not work", 403: "This link does not work", 429: "Please try again later"}
 P = ParamSpec("P")
 
 
@@ -46,8 +47,9 @@ def _page_or_json(error: HelpdeskError) -> Response:
     """People in a browser get a page; programs get the JSON error."""
     request = current_request()
     if wants_html(request) or is_form(request):
-        title = "This link does not work" if status_of(error) in (401, 403) else "Something is not right"
-        return pages.message_page(title, error.message, status_of(error))
+        status = status_of(error)
+        title = PAGE_TITLES.get(status, "Something is not right")
+        return pages.message_page(title, error.message, status)
     return error_response(error)
 
 
@@ -66,7 +68,7 @@ def open_ticket() -> Response:
         return _open_from_form(request)
     body = json_body(request)
     if not isinstance(body, dict):
-        return error_response(ValidationError("send the ticket as a JSON object", {"": "must be an object"}))
+        raise ValidationError("send the ticket as a JSON object", {"": "must be an object"})
     if body.pop(HONEYPOT, None):
         logger.info("dropped a ticket whose honeypot field was filled")
         return json_response({"received": True}, 202)
@@ -106,13 +108,11 @@ def _open_from_form(request: Request) -> Response:
             return pages.message_page("Unknown request type", "Please start again from the form.", 422)
         shown = {**{k: v for k, v in raw.items() if k != "fields"}, **values}
         return _form(request, ticket_type.key, shown, error.errors, 422)
-    except RateLimitedError as error:
-        return pages.message_page("Please try again later", error.message, 429)
     thank_you = desk.config().desk.thank_you_url
     if thank_you:
         joiner = "&" if "?" in thank_you else "?"
         return pages.redirect(f"{thank_you}{joiner}{urlencode({'ref': opened.ticket.ref})}")
-    query_string = urlencode({"ref": opened.ticket.ref, "ticket": opened.ticket.id, "token": opened.portal_token})
+    query_string = urlencode({"ticket": opened.ticket.id, "token": opened.portal_token})
     return pages.redirect(f"{base}/form/thanks?{query_string}")
 
 
@@ -164,11 +164,18 @@ def _frame_ancestors() -> str:
 
 @for_people
 def thanks_page() -> Response:
+    """Shows the reference and portal link only for a ticket the link's token opens: nothing is echoed from the URL."""
     request = current_request()
-    config = wiring.desk().config()
-    ref, ticket_id, token = query(request, "ref"), query(request, "ticket"), query(request, "token")
-    portal_url = _portal_url(public_base_url(request), ticket_id, token) if ticket_id and token else None
-    html = pages.render("thanks.html", desk_name=config.desk.name, ref=ref, portal_url=portal_url)
+    desk = wiring.desk()
+    ticket_id, token = query(request, "ticket"), query(request, "token")
+    ref = portal_url = None
+    if ticket_id and token:
+        try:
+            ref = desk.portal_ticket(ticket_id, token).ticket.ref
+            portal_url = _portal_url(public_base_url(request), ticket_id, token)
+        except HelpdeskError:
+            pass
+    html = pages.render("thanks.html", desk_name=desk.config().desk.name, ref=ref, portal_url=portal_url)
     return pages.html_response(html, frame_ancestors=_frame_ancestors())
 
 

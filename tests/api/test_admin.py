@@ -243,3 +243,22 @@ def test_making_a_status_a_done_status_takes_its_tickets_out_of_the_open_queue(a
     assert api.json("PUT", "/admin/config", {"config": config, "version": version})[0] == 200
     assert api.json("GET", "/tickets")[1]["tickets"] == []
     assert [t["ref"] for t in api.json("GET", "/tickets?state=done")[1]["tickets"]] == [opened["ref"]]
+
+
+def test_what_get_answers_can_be_put_back_as_it_is(api: Api) -> None:
+    code, answer = api.json("GET", "/admin/config")
+    answer["config"]["desk"]["name"] = "Acme support"
+    assert api.json("PUT", "/admin/config", answer)[0] == 200
+    code, again = api.json("GET", "/admin/config")
+    again["config"]["desk"]["name"] = "Acme help"
+    code, stored = api.json("PUT", "/admin/config", again)
+    assert code == 200
+    assert stored["config"]["desk"]["name"] == "Acme help"
+
+
+def test_an_empty_or_overlong_assignee_or_id_is_a_4xx(api: Api) -> None:
+    opened = api.open()
+    assert api.json("PATCH", f"/tickets/{opened['id']}", {"assignee": "", "version": 1})[0] == 422
+    assert api.json("PATCH", f"/tickets/{opened['id']}", {"assignee": "x" * 3000, "version": 1})[0] == 422
+    assert api.json("GET", f"/tickets/{'x' * 3000}")[0] == 404
+    assert api.json("DELETE", f"/admin/agents/{'x' * 3000}")[0] == 404

@@ -188,8 +188,7 @@ def test_a_plain_form_post_answers_303_to_a_thank_you_page_that_shows_the_refere
     assert response.status_code == 303
     location = response.headers["Location"]
     assert location.startswith("https://desk.example.org/form/thanks?")
-    params = parse_qs(urlsplit(location).query)
-    assert params["ref"] == ["HD-1001"]
+    assert set(parse_qs(urlsplit(location).query)) == {"ticket", "token"}
     thanks = api.client.http.get(f"/form/thanks?{urlsplit(location).query}")
     assert thanks.status_code == 200
     assert "HD-1001" in _body(thanks)
@@ -313,3 +312,32 @@ def test_an_oversized_form_post_gets_a_page_not_json(api: Api) -> None:
     response = api.form("/tickets", {"subject": "s", "description": "x" * 70000})
     assert response.status_code == 413
     assert response.headers["Content-Type"].startswith("text/html")
+
+
+def test_the_thank_you_page_shows_only_what_a_valid_link_vouches_for(api: Api) -> None:
+    spoof = api.client.http.get("/form/thanks?ref=HD-1%20-%20call%20%2B1-900-SCAM").body.decode()
+    assert "SCAM" not in spoof
+    assert "We received your request." in spoof
+    opened = api.open()
+    other = api.open(requester_email="other@example.org")
+    token = parse_qs(urlsplit(opened["portal_url"]).query)["token"][0]
+    mismatched = api.client.http.get(f"/form/thanks?ticket={other['id']}&token={token}").body.decode()
+    assert other["ref"] not in mismatched
+    assert "Follow your request" not in mismatched
+
+
+def test_odd_json_that_is_no_text_is_refused_not_a_500(api: Api) -> None:
+    body = '{"subject": "a\\ud800", "description": "d", "requester_name": "n", "requester_email": "n@example.org"}'
+    response = api.request("POST", "/tickets", body, token=None)
+    assert response.status_code == 400
+
+
+def test_numbers_dynamodb_cannot_store_are_refused_naming_the_field(api: Api) -> None:
+    for value in ("1" + "0" * 400, "1e-200"):
+        body = (
+            '{"type": "consultation", "subject": "s", "description": "d", "requester_name": "n",'
+            f' "requester_email": "n@example.org", "fields": {{"topic": "t", "hours_expected": {value}}}}}'
+        )
+        response = api.request("POST", "/tickets", body, token=None)
+        assert response.status_code == 422, value
+        assert "fields.hours_expected" in _body(response)

@@ -141,3 +141,28 @@ def test_a_queue_read_touches_only_the_index_partitions_it_needs(api: Api, clock
     live = api.open(requester_email="live@example.org")
     assert _refs(api, "") == [live["ref"]]
     assert len(wiring.desk().tickets.backlog("resolved")) == 3
+
+
+def test_pages_of_one_priority_return_every_ticket_of_it(api: Api, clock: ManualClock) -> None:
+    critical = []
+    for i in range(5):
+        opened = _open_at(api, clock, 1, requester_email=f"c{i}@example.org")
+        _set_priority(api, opened["id"], "critical")
+        critical.append(opened["ref"])
+    _open_at(api, clock, 1, requester_email="medium@example.org")
+    seen: list[str] = []
+    cursor = ""
+    while True:
+        code, page = api.json("GET", f"/tickets?priority=critical&limit=2{cursor}")
+        assert code == 200
+        seen += [t["ref"] for t in page["tickets"]]
+        if not page["next_cursor"]:
+            break
+        cursor = f"&cursor={page['next_cursor']}"
+    assert seen == critical
+
+
+def test_an_absurd_assignee_filter_is_refused(api: Api) -> None:
+    code, answer = api.json("GET", f"/tickets?assignee={'x' * 3000}")
+    assert code == 422
+    assert "assignee" in answer["error"]["errors"]

@@ -111,7 +111,10 @@ def test_a_consultation_goes_through_the_estimate_path_and_the_requester_approve
     assert code == 200
     assert [t["to"] for t in seen["allowed_transitions"]] == ["approved", "estimate_declined"]
     code, approved = api.json(
-        "POST", f"{path}/transitions?token={token}", {"to": "approved", "comment": "Go ahead."}, token=None
+        "POST",
+        f"{path}/transitions?token={token}",
+        {"to": "approved", "comment": "Go ahead.", "version": seen["version"]},
+        token=None,
     )
     assert code == 200, approved
     assert approved["status"]["key"] == "approved"
@@ -124,12 +127,12 @@ def test_a_consultation_goes_through_the_estimate_path_and_the_requester_approve
 def test_a_requester_may_decline_an_estimate_but_not_make_agent_transitions(api: Api) -> None:
     opened = api.open(type="training", fields={"course": "Basics", "attendees": 4, "format": "Remote"})
     path, token = _portal(opened["portal_url"])
-    code, answer = api.json("POST", f"{path}/transitions", {"to": "needs_estimate"}, token=token)
+    code, answer = api.json("POST", f"{path}/transitions", {"to": "needs_estimate", "version": 1}, token=token)
     assert code == 409
     assert answer["error"]["allowed"] == []
     for status in ["needs_estimate", "estimate_ready", "estimate_pending_approval"]:
         api.move(opened["id"], status)
-    code, answer = api.json("POST", f"{path}/transitions", {"to": "estimate_declined"}, token=token)
+    code, answer = api.json("POST", f"{path}/transitions", {"to": "estimate_declined", "version": 4}, token=token)
     assert code == 200
     assert answer["status"]["key"] == "estimate_declined"
 

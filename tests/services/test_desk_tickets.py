@@ -289,7 +289,9 @@ def test_the_requester_approves_an_estimate_from_the_portal(desk: Desk, agent: A
         desk.transition(ticket_id, {"to": status, "version": version}, agent)
     offered = desk.portal_ticket(ticket_id, opened.portal_token).allowed
 
-    approved = desk.portal_transition(ticket_id, opened.portal_token, {"to": "approved", "comment": "Go ahead"})
+    approved = desk.portal_transition(
+        ticket_id, opened.portal_token, {"to": "approved", "comment": "Go ahead", "version": 4}
+    )
 
     assert {t.to_status for t in offered} == {"approved", "estimate_declined"}
     assert approved.status == "approved"
@@ -303,7 +305,7 @@ def test_the_requester_cannot_make_an_agents_transition_from_the_portal(desk: De
     opened = desk.open_ticket(consultation(), from_form=False, idempotency_key=None)
 
     with pytest.raises(TransitionNotAllowedError):
-        desk.portal_transition(opened.ticket.id, opened.portal_token, {"to": "needs_estimate"})
+        desk.portal_transition(opened.ticket.id, opened.portal_token, {"to": "needs_estimate", "version": 1})
 
     assert desk.ticket_detail(opened.ticket.id, agent).ticket.status == "submitted"
 
@@ -560,3 +562,15 @@ def test_an_unknown_status_or_priority_filter_is_refused(desk: Desk) -> None:
         desk.queue(QueueRequest(statuses=("nope",), priority="urgent"))
 
     assert set(refused.value.errors) == {"status", "priority"}
+
+
+def test_a_portal_transition_must_say_which_version_the_requester_saw(desk: Desk, agent: Agent) -> None:
+    """An estimate revised after the requester loaded the page must not be approved unseen."""
+    opened = desk.open_ticket(consultation(), from_form=False, idempotency_key=None)
+    for version, status in enumerate(("needs_estimate", "estimate_ready", "estimate_pending_approval"), start=1):
+        desk.transition(opened.ticket.id, {"to": status, "version": version}, agent)
+
+    with pytest.raises(ValidationError) as refused:
+        desk.portal_transition(opened.ticket.id, opened.portal_token, {"to": "approved"})
+
+    assert "version" in refused.value.errors
