@@ -49,6 +49,29 @@ def no_scan() -> Iterator[None]:
     assert not issued, f"a DynamoDB Scan was issued: {issued}"
 
 
+class ReadCounter:
+    """Items DynamoDB (moto) examined to answer Query calls: what a read costs, filtered or not."""
+
+    def __init__(self) -> None:
+        self.items = 0
+        self.queries = 0
+
+
+@pytest.fixture
+def dynamo_reads(monkeypatch: pytest.MonkeyPatch) -> ReadCounter:
+    counter = ReadCounter()
+    real_query = DynamoDBBackend.query
+
+    def counting_query(self: DynamoDBBackend, *args: Any, **kwargs: Any) -> Any:
+        results, scanned, last_key = real_query(self, *args, **kwargs)
+        counter.items += scanned
+        counter.queries += 1
+        return results, scanned, last_key
+
+    monkeypatch.setattr(DynamoDBBackend, "query", counting_query)
+    return counter
+
+
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock()

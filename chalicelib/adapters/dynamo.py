@@ -40,6 +40,7 @@ from chalicelib.services.ports import (
 
 TICKET_SK = "ticket"
 HIGH = "~"  # sorts after every character a queue key contains
+QUERY_PAGE = 50  # items per Query request while filling a page: fewer round trips when a filter drops many
 
 
 def _state(ticket: Ticket) -> str:
@@ -58,6 +59,7 @@ def _index_keys(ticket: Ticket) -> dict[str, Any]:
         "queue_sort": queue_sort(ticket),
         "assignee_state": f"{ticket.assignee}#{state}" if ticket.assignee else None,
         "team_state": f"{ticket.team}#{state}" if ticket.team else None,
+        "type_state": f"{ticket.type}#{state}",
         "requester_state": f"{ticket.requester_email}#{state}",
     }
 
@@ -150,6 +152,7 @@ SAVED_ATTRIBUTES = (
     "queue_sort",
     "assignee_state",
     "team_state",
+    "type_state",
     "requester_state",
 )
 
@@ -259,22 +262,15 @@ class DynamoTicketStore:
             )
 
     def queue(self, query: QueueQuery) -> QueuePage:
-        """Query the most selective index per partition, merge by queue order; cursor = last sort key."""
-        states = ["open", "done"] if query.state == "all" else [query.state]
+        """Query the most selective index, one partition per state or status, and merge in queue order.
+
+        The cursor is the last sort key returned; each partition resumes after it. Open partitions filter
+        a priority by its rank (a key prefix); closed tickets keep the rank they closed with, so closed
+        partitions filter by the priority's key instead.
+        """
+        index, partitions, used = _plan(query)
         filters: list[Condition] = []
-        if query.statuses:
-            index: Any = TicketRecord.by_status
-            partitions = list(query.statuses)
-            used = "status"
-        elif query.assignee:
-            index, partitions, used = TicketRecord.by_assignee, [f"{query.assignee}#{s}" for s in states], "assignee"
-        elif query.team:
-            index, partitions, used = TicketRecord.by_team, [f"{query.team}#{s}" for s in states], "team"
-        elif query.requester:
-            index, partitions, used = TicketRecord.by_requester, [f"{query.requester}#{s}" for s in states], "requester"
-        else:
-            index, partitions, used = TicketRecord.by_state, states, "state"
-        if query.type:
+        if query.type and used != "type":
             filters.append(TicketRecord.type == query.type)
         if query.assignee and used != "assignee":
             filters.append(TicketRecord.assignee == query.assignee)
@@ -282,22 +278,22 @@ class DynamoTicketStore:
             filters.append(TicketRecord.team == query.team)
         if query.requester and used != "requester":
             filters.append(TicketRecord.requester_email == query.requester)
-        condition = _range(query.priority_rank, query.after)
-        if condition is False:
-            return QueuePage([], None)
-        filter_condition = None
-        for f in filters:
-            filter_condition = f if filter_condition is None else filter_condition & f
+        if query.statuses and used != "status":
+            filters.append(TicketRecord.status.is_in(*query.statuses))
         streams = []
-        for partition in partitions:
+        for partition, closed in partitions:
+            condition = _range(None if closed else query.priority_rank, query.after)
+            if condition is False:
+                continue
+            wanted = [*filters, TicketRecord.priority == query.priority] if closed and query.priority else filters
             results = index.query(
                 partition,
                 range_key_condition=condition,
-                filter_condition=filter_condition,
+                filter_condition=_all_of(wanted),
                 limit=query.limit + 1,
-                page_size=query.limit + 1,
+                page_size=max(query.limit + 1, QUERY_PAGE),
             )
-            streams.append([r for r in results if r.queue_sort != query.after])
+            streams.append(list(results))
         merged = list(heapq.merge(*streams, key=lambda r: r.queue_sort))
         page = merged[: query.limit]
         more = len(merged) > query.limit
@@ -312,9 +308,45 @@ class DynamoTicketStore:
         results = TicketRecord.by_state.query(state, TicketRecord.queue_sort.startswith(f"{rank:02d}#"))
         return [_ticket(r) for r in results]
 
+    def open_with_priority(self, priority: str) -> list[Ticket]:
+        results = TicketRecord.by_state.query("open", filter_condition=TicketRecord.priority == priority)
+        return [_ticket(r) for r in results]
+
     def backlog(self, status: str) -> list[tuple[str, datetime]]:
         results = TicketRecord.by_status.query(status, attributes_to_get=["priority", "created_at"])
         return [(r.priority, r.created_at) for r in results]
+
+
+def _plan(query: QueueQuery) -> tuple[Any, list[tuple[str, bool]], str]:
+    """The index whose partitions hold the fewest tickets beyond the answer, and its (partition, closed) list."""
+    if query.statuses:
+        states = sorted({"done" if s in query.done_statuses else "open" for s in query.statuses})
+    else:
+        states = ["open", "done"] if query.state == "all" else [query.state]
+    narrow: list[tuple[str, str | None, Any]] = [
+        ("assignee", query.assignee, TicketRecord.by_assignee),
+        ("requester", query.requester, TicketRecord.by_requester),
+    ]
+    broad: list[tuple[str, str | None, Any]] = [
+        ("team", query.team, TicketRecord.by_team),
+        ("type", query.type, TicketRecord.by_type),
+    ]
+    for name, value, index in narrow:
+        if value:
+            return index, [(f"{value}#{s}", s == "done") for s in states], name
+    if query.statuses:
+        return TicketRecord.by_status, [(s, s in query.done_statuses) for s in query.statuses], "status"
+    for name, value, index in broad:
+        if value:
+            return index, [(f"{value}#{s}", s == "done") for s in states], name
+    return TicketRecord.by_state, [(s, s == "done") for s in states], "state"
+
+
+def _all_of(conditions: list[Condition]) -> Condition | None:
+    combined = None
+    for condition in conditions:
+        combined = condition if combined is None else combined & condition
+    return combined
 
 
 def _range(priority_rank: int | None, after: str | None) -> Any:

@@ -62,6 +62,15 @@ class ByTeam(GlobalSecondaryIndex["TicketRecord"]):
     queue_sort = UnicodeAttribute(range_key=True)
 
 
+class ByType(GlobalSecondaryIndex["TicketRecord"]):
+    class Meta:
+        index_name = "by_type"
+        projection = AllProjection()
+
+    type_state = UnicodeAttribute(hash_key=True)
+    queue_sort = UnicodeAttribute(range_key=True)
+
+
 class ByRequester(GlobalSecondaryIndex["TicketRecord"]):
     class Meta:
         index_name = "by_requester"
@@ -110,12 +119,14 @@ class TicketRecord(Model):
     queue_sort = UnicodeAttribute()
     assignee_state = UnicodeAttribute(null=True)
     team_state = UnicodeAttribute(null=True)
+    type_state = UnicodeAttribute()
     requester_state = UnicodeAttribute()
 
     by_status = ByStatus()
     by_state = ByState()
     by_assignee = ByAssignee()
     by_team = ByTeam()
+    by_type = ByType()
     by_requester = ByRequester()
     by_ref = ByRef()
 

@@ -178,28 +178,38 @@ class Desk:
         now = self.clock.now()
         new_version = self.store.store_config(new.document, version, actor.label, now)
         moved: dict[str, int] = {}
+        not_moved: dict[str, int] = {}
         for ticket, target in moves:
 
             def remap(fresh: Ticket, source: str = ticket.status, target: str = target) -> Ticket | None:
                 return rules.remap_status(new, fresh, target, actor, now) if fresh.status == source else None
 
-            if self._rewrite(ticket.id, remap):
-                moved[ticket.status] = moved.get(ticket.status, 0) + 1
+            tally = moved if self._rewrite(ticket.id, remap) else not_moved
+            tally[ticket.status] = tally.get(ticket.status, 0) + 1
         for ticket, priority in reprioritised:
-            self._save_refreshed(new, ticket, actor, priority)
+            if not self._save_refreshed(new, ticket, actor, priority):
+                not_moved[ticket.priority] = not_moved.get(ticket.priority, 0) + 1
         self._reindex(current, new, actor)
-        return {"version": new_version, "moved": moved}
+        return {"version": new_version, "moved": moved, "not_moved": not_moved}
 
     def _priority_moves(
         self, current: DeskConfig, new: DeskConfig, mapping: dict[str, str]
     ) -> list[tuple[Ticket, str]]:
-        """Open tickets whose priority the new configuration removes, with the priority the mapping gives them."""
+        """Open tickets whose priority the new configuration lacks, with the priority the mapping gives them.
+
+        A priority named in the mapping is looked for even if the stored configuration no longer has it,
+        so sending the same change again finishes one that was cut short.
+        """
         moves: list[tuple[Ticket, str]] = []
         errors: dict[str, str] = {}
-        for key, priority in current.priorities.items():
-            if key in new.priorities:
+        for key in dict.fromkeys([*current.priorities, *mapping]):
+            if key in new.priorities or not _plausible_id(key):
                 continue
-            stranded = [t for t in self.tickets.with_rank("open", priority.rank) if t.priority == key]
+            if key in current.priorities:
+                rank = current.priorities[key].rank
+                stranded = [t for t in self.tickets.with_rank("open", rank) if t.priority == key]
+            else:
+                stranded = self.tickets.open_with_priority(key)
             if not stranded:
                 continue
             target = mapping.get(key)
@@ -212,20 +222,22 @@ class Desk:
         return moves
 
     def _reindex(self, current: DeskConfig, new: DeskConfig, actor: Actor) -> None:
-        """Keep queue order and open/done right when a priority's rank or a status's category changes."""
+        """Keep the open queues' order and open/done right when a priority's rank or a status's category changes.
+
+        Closed tickets keep the rank they closed with; the queue filters closed tickets by priority key.
+        """
         for key, priority in current.priorities.items():
             if key in new.priorities and new.priorities[key].rank != priority.rank:
-                for state in ("open", "done"):
-                    for ticket in self.tickets.with_rank(state, priority.rank):
-                        if ticket.priority == key:
-                            self._save_refreshed(new, ticket, actor)
+                for ticket in self.tickets.with_rank("open", priority.rank):
+                    if ticket.priority == key:
+                        self._save_refreshed(new, ticket, actor)
         for key, status in current.statuses.items():
             if key in new.statuses and new.statuses[key].is_open != status.is_open:
                 for ticket in self.tickets.in_status(key, None):
                     self._save_refreshed(new, ticket, actor)
 
-    def _save_refreshed(self, config: DeskConfig, ticket: Ticket, actor: Actor, priority: str | None = None) -> None:
-        self._rewrite(ticket.id, lambda fresh: rules.refresh_from_config(config, fresh, actor, priority))
+    def _save_refreshed(self, config: DeskConfig, ticket: Ticket, actor: Actor, priority: str | None = None) -> bool:
+        return self._rewrite(ticket.id, lambda fresh: rules.refresh_from_config(config, fresh, actor, priority))
 
     def _rewrite(self, ticket_id: str, change: Callable[[Ticket], Ticket | None], attempts: int = 5) -> bool:
         """Apply an administrative change to the latest copy of a ticket, retrying if an agent saves it meanwhile."""
@@ -233,7 +245,7 @@ class Desk:
             fresh = self.tickets.get(ticket_id)
             changed = change(fresh) if fresh is not None else None
             if fresh is None or changed is None:
-                return False
+                return True  # gone, or no longer in the state the change was for: nothing left to do
             try:
                 self.tickets.save(changed, fresh.version)
                 return True
@@ -243,28 +255,34 @@ class Desk:
         return False
 
     def _status_moves(self, current: DeskConfig, new: DeskConfig, mapping: dict[str, str]) -> list[tuple[Ticket, str]]:
-        """Tickets left in a status their type's new workflow lacks, with where the mapping moves them."""
+        """Tickets left in a status their type's new workflow lacks, with where the mapping moves them.
+
+        A status named in the mapping is looked for even if the stored workflow no longer has it, so
+        sending the same change again finishes one that was cut short. A mapping keeps closed tickets
+        closed and open ones open.
+        """
         moves: list[tuple[Ticket, str]] = []
         errors: dict[str, str] = {}
         for type_key, ticket_type in current.types.items():
-            old_statuses = current.workflows[ticket_type.workflow].statuses
+            candidates = dict.fromkeys([*current.workflows[ticket_type.workflow].statuses, *mapping])
             new_type = new.types.get(type_key)
             kept = set(new.workflows[new_type.workflow].statuses) if new_type else set()
-            for status in old_statuses:
-                if status in kept:
+            for status in candidates:
+                if status in kept or not _plausible_id(status):
                     continue
                 stranded = self.tickets.in_status(status, type_key, limit=None if status in mapping else 1)
                 if not stranded:
                     continue
                 target = mapping.get(status)
+                path = f"status_mapping.{status}"
                 if new_type is None:
                     errors[f"types.{type_key}"] = "tickets of this type exist; it cannot be removed"
                 elif target is None:
-                    errors[f"status_mapping.{status}"] = (
-                        f"{type_key} tickets are in {status!r}; map it to a status of the new workflow"
-                    )
+                    errors[path] = f"{type_key} tickets are in {status!r}; map it to a status of the new workflow"
                 elif target not in kept:
-                    errors[f"status_mapping.{status}"] = f"{target!r} is not a status of the new {type_key} workflow"
+                    errors[path] = f"{target!r} is not a status of the new {type_key} workflow"
+                elif any(new.status(target).is_open != t.is_open for t in stranded):
+                    errors[path] = "map a done status to a done status and an open one to an open one"
                 else:
                     moves.extend((ticket, target) for ticket in stranded)
         if errors:
@@ -456,7 +474,9 @@ class Desk:
             QueueQuery(
                 statuses=tuple(dict.fromkeys(request.statuses)),
                 state=state,
+                priority=request.priority,
                 priority_rank=config.priorities[request.priority].rank if request.priority else None,
+                done_statuses=frozenset(s for s in request.statuses if not config.status(s).is_open),
                 type=request.type,
                 assignee=request.assignee,
                 team=request.team,

@@ -24,7 +24,9 @@ class QueueQuery:
 
     statuses: tuple[str, ...] = ()
     state: str = "open"  # "open", "done" or "all"; ignored when statuses are named
+    priority: str | None = None
     priority_rank: int | None = None
+    done_statuses: frozenset[str] = frozenset()  # which of `statuses` are done statuses
     type: str | None = None
     assignee: str | None = None
     team: str | None = None
@@ -91,6 +93,9 @@ class TicketStore(Protocol):
 
     def with_rank(self, state: str, rank: int) -> list[Ticket]:
         """Open or done tickets whose stored priority rank is `rank`."""
+
+    def open_with_priority(self, priority: str) -> list[Ticket]:
+        """Open tickets with this priority key, whatever rank they were stored with (reads every open ticket)."""
 
     def backlog(self, status: str) -> list[tuple[str, datetime]]:
         """(priority, created_at) of every ticket in a status."""

@@ -262,3 +262,46 @@ def test_an_empty_or_overlong_assignee_or_id_is_a_4xx(api: Api) -> None:
     assert api.json("PATCH", f"/tickets/{opened['id']}", {"assignee": "x" * 3000, "version": 1})[0] == 422
     assert api.json("GET", f"/tickets/{'x' * 3000}")[0] == 404
     assert api.json("DELETE", f"/admin/agents/{'x' * 3000}")[0] == 404
+
+
+def test_a_configuration_change_cut_short_is_finished_by_sending_it_again(api: Api, clock) -> None:
+    """The config was stored but the process died before moving the tickets: they are not stranded."""
+    from chalicelib import wiring
+
+    ticket = api.open()
+    api.move(ticket["id"], "in_progress")
+    api.move(ticket["id"], "waiting_on_requester")
+    version, config = _config(api)
+    changed = _without_waiting_on_requester(config)
+    wiring.desk().store.store_config(changed, version, "agent:crashed", clock.now())
+    assert api.ticket(ticket["id"])["status"]["key"] == "waiting_on_requester"
+    again = {"config": changed, "version": version + 1, "status_mapping": {"waiting_on_requester": "in_progress"}}
+    code, answer = api.json("PUT", "/admin/config", again)
+    assert code == 200, answer
+    assert answer["moved"] == {"waiting_on_requester": 1}
+    assert api.ticket(ticket["id"])["status"]["key"] == "in_progress"
+
+
+def test_a_mapping_keeps_closed_tickets_closed(api: Api) -> None:
+    ticket = api.open()
+    api.move(ticket["id"], "resolved")
+    version, config = _config(api)
+    changed = copy.deepcopy(config)
+    question = next(w for w in changed["workflows"] if w["key"] == "question")
+    question["statuses"].append("completed")
+    question["transitions"] = [
+        {**t, "to": "completed"}
+        if t["to"] == "resolved"
+        else {**t, "from": "completed"}
+        if t["from"] == "resolved"
+        else t
+        for t in question["transitions"]
+    ]
+    question["statuses"].remove("resolved")
+    reopen = {"config": changed, "version": version, "status_mapping": {"resolved": "in_progress"}}
+    code, answer = api.json("PUT", "/admin/config", reopen)
+    assert code == 409
+    assert "done status to a done status" in answer["error"]["errors"]["status_mapping.resolved"]
+    close = {"config": changed, "version": version, "status_mapping": {"resolved": "completed"}}
+    assert api.json("PUT", "/admin/config", close)[0] == 200
+    assert api.ticket(ticket["id"])["status"] == {"key": "completed", "label": "Completed", "category": "done"}

@@ -7,6 +7,7 @@ from typing import Any
 from chalicelib import wiring
 from tests.api.conftest import DEFECT_FIELDS, Api
 from tests.clocks import ManualClock
+from tests.conftest import ReadCounter
 
 
 def _refs(api: Api, query: str) -> list[str]:
@@ -166,3 +167,30 @@ def test_an_absurd_assignee_filter_is_refused(api: Api) -> None:
     code, answer = api.json("GET", f"/tickets?assignee={'x' * 3000}")
     assert code == 422
     assert "assignee" in answer["error"]["errors"]
+
+
+def test_a_queue_read_examines_the_answer_not_the_backlog(
+    api: Api, clock: ManualClock, dynamo_reads: ReadCounter
+) -> None:
+    """Filters are index partitions: 30 open questions cost nothing to a query for the one defect."""
+    for i in range(30):
+        _open_at(api, clock, 1, requester_email=f"q{i}@example.org")
+    defect = _open_at(api, clock, 1, type="defect", fields=DEFECT_FIELDS, requester_email="dev@example.org")
+    dynamo_reads.items = 0
+    assert _refs(api, "?type=defect") == [defect["ref"]]
+    assert _refs(api, "?requester=dev@example.org") == [defect["ref"]]
+    assert _refs(api, "?team=engineering") == [defect["ref"]]
+    assert dynamo_reads.items == 3
+
+
+def test_closed_tickets_keep_their_rank_and_still_filter_by_priority_after_a_rank_change(api: Api) -> None:
+    opened = api.open()
+    api.json("PATCH", f"/tickets/{opened['id']}", {"priority": "high", "version": 1})
+    api.move(opened["id"], "resolved")
+    _, answer = api.json("GET", "/admin/config")
+    for priority in answer["config"]["priorities"]:
+        priority["rank"] = {"critical": 0, "high": 3, "medium": 2, "low": 1}[priority["key"]]
+    assert api.json("PUT", "/admin/config", answer)[0] == 200
+    assert _refs(api, "?state=done&priority=high") == [opened["ref"]]
+    assert _refs(api, "?status=resolved&priority=high") == [opened["ref"]]
+    assert _refs(api, "?status=resolved&priority=low") == []

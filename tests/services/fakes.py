@@ -186,6 +186,10 @@ def _agent(agent_id: str, item: dict[str, Any]) -> Agent:
     )
 
 
+def _has_priority(ticket: Ticket, query: QueueQuery) -> bool:
+    return ticket.priority_rank == query.priority_rank if ticket.is_open else ticket.priority == query.priority
+
+
 class FakeTicketStore:
     """The tickets table: ticket items at (id, "ticket"), comments at (id, "comment#<created>#<comment id>").
 
@@ -258,6 +262,7 @@ class FakeTicketStore:
         )
 
     def queue(self, query: QueueQuery) -> QueuePage:
+        """Open tickets match a priority by stored rank, closed ones by key: as the indexes do."""
         states = ("open", "done") if query.state == "all" else (query.state,)
 
         def wanted(ticket: Ticket) -> bool:
@@ -267,7 +272,7 @@ class FakeTicketStore:
             elif ("open" if ticket.is_open else "done") not in states:
                 return False
             return (
-                (query.priority_rank is None or ticket.priority_rank == query.priority_rank)
+                (query.priority_rank is None or _has_priority(ticket, query))
                 and (query.type is None or ticket.type == query.type)
                 and (query.assignee is None or ticket.assignee == query.assignee)
                 and (query.team is None or ticket.team == query.team)
@@ -292,6 +297,10 @@ class FakeTicketStore:
             (t for t in self.tickets.values() if t.is_open == (state == "open") and t.priority_rank == rank),
             key=queue_sort,
         )
+        return [_copy(t) for t in found]
+
+    def open_with_priority(self, priority: str) -> list[Ticket]:
+        found = sorted((t for t in self.tickets.values() if t.is_open and t.priority == priority), key=queue_sort)
         return [_copy(t) for t in found]
 
     def backlog(self, status: str) -> list[tuple[str, datetime]]:

@@ -79,7 +79,7 @@ def test_an_admin_replaces_the_configuration_and_the_version_moves_on(desk: Desk
 
     result = desk.replace_config({"config": document, "version": 1}, admin)
 
-    assert result == {"version": 2, "moved": {}}
+    assert result == {"version": 2, "moved": {}, "not_moved": {}}
     assert desk.config().desk.name == "Brooklyn help desk"
     assert desk.config_document()["updated_by"] == f"agent:{admin.id}"
 
@@ -187,7 +187,7 @@ def test_a_status_mapping_moves_the_tickets_out_of_the_removed_status(
     )
 
     moved = desk.ticket_detail(ticket.id, admin).ticket
-    assert result == {"version": 2, "moved": {"waiting_on_requester": 1}}
+    assert result == {"version": 2, "moved": {"waiting_on_requester": 1}, "not_moved": {}}
     assert (moved.status, moved.version) == ("in_progress", 4)
     assert moved.status_since == clock.now()
     assert moved.changed_by == f"agent:{admin.id}"
@@ -217,7 +217,7 @@ def test_removing_a_status_no_ticket_is_in_needs_no_mapping(desk: Desk, admin: A
 
     result = desk.replace_config({"config": without_waiting_on_requester(shipped_document()), "version": 1}, admin)
 
-    assert result == {"version": 2, "moved": {}}
+    assert result == {"version": 2, "moved": {}, "not_moved": {}}
     assert "waiting_on_requester" not in desk.config().workflow_of("question").statuses
     assert desk.ticket_detail(ticket.id, admin).ticket.status == "submitted"
 
