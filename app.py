@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chalice.app import Chalice, Response
+from chalice.app import Chalice, Request, Response
 
 from chalicelib.web import views
 
@@ -10,98 +10,105 @@ app = Chalice(app_name="helpdesk")
 PUBLIC_BODY = ["application/json", "application/x-www-form-urlencoded"]
 
 
+def request() -> Request:
+    """The request this invocation serves (Chalice sets it before it calls a route)."""
+    if app.current_request is None:
+        raise RuntimeError("no request outside a route")
+    return app.current_request
+
+
 @app.route("/tickets", methods=["POST"], content_types=PUBLIC_BODY)
 def open_ticket() -> Response:
-    return views.open_ticket()
+    return views.open_ticket(request())
 
 
 @app.route("/tickets", methods=["GET"])
 def list_tickets() -> Response:
-    return views.list_tickets()
+    return views.list_tickets(request())
 
 
 @app.route("/tickets", methods=["OPTIONS"])
 def tickets_preflight() -> Response:
-    return views.preflight()
+    return views.preflight(request())
 
 
 @app.route("/form", methods=["GET"])
 def form() -> Response:
-    return views.form_page()
+    return views.form_page(request())
 
 
 @app.route("/form/thanks", methods=["GET"])
 def thanks() -> Response:
-    return views.thanks_page()
+    return views.thanks_page(request())
 
 
 @app.route("/portal/tickets/{ticket_id}", methods=["GET"])
 def portal_ticket(ticket_id: str) -> Response:
-    return views.portal_ticket(ticket_id)
+    return views.portal_ticket(request(), ticket_id)
 
 
 @app.route("/portal/tickets/{ticket_id}/comments", methods=["POST"], content_types=PUBLIC_BODY)
 def portal_comment(ticket_id: str) -> Response:
-    return views.portal_comment(ticket_id)
+    return views.portal_comment(request(), ticket_id)
 
 
 @app.route("/portal/tickets/{ticket_id}/transitions", methods=["POST"], content_types=PUBLIC_BODY)
 def portal_transition(ticket_id: str) -> Response:
-    return views.portal_transition(ticket_id)
+    return views.portal_transition(request(), ticket_id)
 
 
 @app.route("/portal/tickets/{ticket_id}", methods=["OPTIONS"])
 @app.route("/portal/tickets/{ticket_id}/comments", methods=["OPTIONS"])
 @app.route("/portal/tickets/{ticket_id}/transitions", methods=["OPTIONS"])
 def portal_preflight(ticket_id: str) -> Response:
-    return views.preflight()
+    return views.preflight(request())
 
 
 @app.route("/tickets/{ticket_id}", methods=["GET"])
 def get_ticket(ticket_id: str) -> Response:
-    return views.get_ticket(ticket_id)
+    return views.get_ticket(request(), ticket_id)
 
 
 @app.route("/tickets/{ticket_id}", methods=["PATCH"])
 def change_ticket(ticket_id: str) -> Response:
-    return views.change_ticket(ticket_id)
+    return views.change_ticket(request(), ticket_id)
 
 
 @app.route("/tickets/{ticket_id}/transitions", methods=["POST"])
 def transition_ticket(ticket_id: str) -> Response:
-    return views.transition_ticket(ticket_id)
+    return views.transition_ticket(request(), ticket_id)
 
 
 @app.route("/tickets/{ticket_id}/comments", methods=["POST"])
 def comment_ticket(ticket_id: str) -> Response:
-    return views.comment_ticket(ticket_id)
+    return views.comment_ticket(request(), ticket_id)
 
 
 @app.route("/queues", methods=["GET"])
 def queues() -> Response:
-    return views.queues()
+    return views.queues(request())
 
 
 @app.route("/admin/config", methods=["GET"])
 def get_config() -> Response:
-    return views.get_config()
+    return views.get_config(request())
 
 
 @app.route("/admin/config", methods=["PUT"])
 def put_config() -> Response:
-    return views.put_config()
+    return views.put_config(request())
 
 
 @app.route("/admin/agents", methods=["GET"])
 def list_agents() -> Response:
-    return views.list_agents()
+    return views.list_agents(request())
 
 
 @app.route("/admin/agents", methods=["POST"])
 def create_agent() -> Response:
-    return views.create_agent()
+    return views.create_agent(request())
 
 
 @app.route("/admin/agents/{agent_id}", methods=["DELETE"])
 def revoke_agent(agent_id: str) -> Response:
-    return views.revoke_agent(agent_id)
+    return views.revoke_agent(request(), agent_id)

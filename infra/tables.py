@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +15,3 @@ def create_stack(cloudformation: Any, stack_name: str = "helpdesk") -> dict[str,
     if stack["StackStatus"] != "CREATE_COMPLETE":
         raise RuntimeError(f"stack {stack_name} ended as {stack['StackStatus']}")
     return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
-
-
-def template() -> dict[str, Any]:
-    document: dict[str, Any] = json.loads(TEMPLATE.read_text())
-    return document

@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from chalice import Chalice, Response
+from chalice.app import Request
 
 from chalicelib.adapters.clock import AdjustableClock
 from chalicelib.domain.config import parse_duration_minutes
@@ -18,21 +19,27 @@ BODY_TYPES = ["application/json", "application/x-www-form-urlencoded", "text/pla
 
 
 def register_local_routes(app: Chalice, clock: AdjustableClock) -> None:
-    def body() -> Any:
+    def request() -> Request:
         if app.current_request is None:
-            raise MalformedRequestError("no request")
-        return json_body(app.current_request)
+            raise RuntimeError("no request outside a route")
+        return app.current_request
 
-    @app.route("/_local/clock", methods=["GET"])
     @handled
-    def local_clock() -> Response:
+    def show_clock(request: Request) -> Response:
         return json_response({"now": clock.now().isoformat()})
 
-    @app.route("/_local/clock", methods=["POST"], content_types=BODY_TYPES)
     @handled
-    def advance_local_clock() -> Response:
+    def advance_clock(request: Request) -> Response:
         """Moves the whole local desk's clock forward, so SLA breaches and reminders show without waiting."""
-        return json_response({"now": clock.advance(advance_of(body())).isoformat()})
+        return json_response({"now": clock.advance(advance_of(json_body(request))).isoformat()})
+
+    @app.route("/_local/clock", methods=["GET"])
+    def local_clock() -> Response:
+        return show_clock(request())
+
+    @app.route("/_local/clock", methods=["POST"], content_types=BODY_TYPES)
+    def advance_local_clock() -> Response:
+        return advance_clock(request())
 
 
 def advance_of(body: Any) -> timedelta:

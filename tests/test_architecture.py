@@ -27,6 +27,12 @@ def test_the_domain_and_services_import_no_framework_no_aws_and_no_os() -> None:
     assert offenders == {}
 
 
+def test_nothing_in_chalicelib_imports_the_app() -> None:
+    """app.py depends on chalicelib, never the other way round (views receive the request)."""
+    offenders = [p.name for p in sorted((ROOT / "chalicelib").rglob("*.py")) if "app" in _imports(p)]
+    assert offenders == []
+
+
 def test_the_domain_and_services_never_read_the_system_clock() -> None:
     readers = ("datetime.now(", "datetime.utcnow(", "date.today(", "time.time(")
     offenders = [path.name for path in INNER if any(r in path.read_text() for r in readers)]

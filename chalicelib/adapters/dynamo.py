@@ -365,18 +365,23 @@ def _range(priority_rank: int | None, after: str | None) -> Any:
 class DynamoDeskStore:
     def __init__(self) -> None:
         self._secrets: dict[str, bytes] = {}
+        self._config: StoredConfig | None = None  # the last version read; versions never change once stored
 
     def current_config(self) -> StoredConfig | None:
         try:
-            record = ConfigRecord.get("config", "current", consistent_read=True)
+            pointer = ConfigRecord.get("config", "current", consistent_read=True)
         except DoesNotExist:
             return None
-        return StoredConfig(
-            version=int(record.version),
-            document=json.loads(record.document),
-            updated_at=record.updated_at,
-            updated_by=record.updated_by,
-        )
+        version = int(pointer.version)
+        if self._config is None or self._config.version != version:
+            record = ConfigRecord.get("config", f"v#{version:08d}", consistent_read=True)
+            self._config = StoredConfig(
+                version=version,
+                document=json.loads(record.document or "{}"),
+                updated_at=record.updated_at,
+                updated_by=record.updated_by,
+            )
+        return self._config
 
     def store_config(self, document: dict[str, Any], expected_version: int, actor: str, now: datetime) -> int:
         version = expected_version + 1
@@ -384,14 +389,12 @@ class DynamoDeskStore:
         snapshot = ConfigRecord(
             pk="config", sk=f"v#{version:08d}", version=version, document=text, updated_at=now, updated_by=actor
         )
-        current = ConfigRecord(
-            pk="config", sk="current", version=version, document=text, updated_at=now, updated_by=actor
-        )
+        pointer = ConfigRecord(pk="config", sk="current", version=version, updated_at=now, updated_by=actor)
         guard = ConfigRecord.pk.does_not_exist() if expected_version == 0 else ConfigRecord.version == expected_version
         try:
             with TransactWrite(connection=transaction_connection()) as transaction:
                 transaction.save(snapshot, condition=ConfigRecord.pk.does_not_exist())
-                transaction.save(current, condition=guard)
+                transaction.save(pointer, condition=guard)
         except TransactWriteError as error:
             raise StaleVersionError("the configuration changed since you read it") from error
         return version

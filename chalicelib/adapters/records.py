@@ -149,7 +149,11 @@ class CommentRecord(Model):
 
 
 class ConfigRecord(Model):
-    """pk = "config"; sk = "current" (the pointer) or "v#<version>" (each stored version)."""
+    """pk = "config"; sk = "v#<version>" (each stored version, with its document) or "current".
+
+    "current" holds only the version number, so the read every request makes is one small item;
+    the document is read once per container per version.
+    """
 
     class Meta(_Meta):
         pass
@@ -157,7 +161,7 @@ class ConfigRecord(Model):
     pk = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True)
     version = NumberAttribute()
-    document = UnicodeAttribute()
+    document = UnicodeAttribute(null=True)
     updated_at = UTCDateTimeAttribute()
     updated_by = UnicodeAttribute()
 

@@ -119,12 +119,17 @@ class Desk:
         self.store = store
         self.clock = clock
         self.ids = ids
+        self._parsed: tuple[int, DeskConfig] | None = None
 
     # configuration -------------------------------------------------------------------------
 
     def config(self) -> DeskConfig:
+        """The desk's configuration, parsed once per stored version."""
         stored = self.store.current_config()
-        return parse_config(stored.document) if stored else default_config()
+        version = stored.version if stored else 0
+        if self._parsed is None or self._parsed[0] != version:
+            self._parsed = (version, parse_config(stored.document) if stored else default_config())
+        return self._parsed[1]
 
     def config_document(self) -> dict[str, Any]:
         stored = self.store.current_config()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -61,11 +61,6 @@ class PreviousTicket:
 
     ticket_id: str
     fingerprint: str
-
-
-@dataclass
-class Migration:
-    moved: dict[str, int] = field(default_factory=dict)
 
 
 class TicketStore(Protocol):

@@ -6,7 +6,7 @@ import functools
 import json
 import logging
 from collections.abc import Callable
-from typing import Any, ParamSpec
+from typing import Any, Concatenate, ParamSpec
 from urllib.parse import parse_qs
 
 from chalice.app import Request, Response
@@ -68,32 +68,29 @@ def error_response(error: HelpdeskError) -> Response:
     return json_response(error_body(error), status_of(error), headers)
 
 
+def _json_error(error: HelpdeskError, request: Request) -> Response:
+    return error_response(error)
+
+
 def handled(
-    view: Callable[P, Response], *, on_error: Callable[[HelpdeskError], Response] | None = None
-) -> Callable[P, Response]:
-    """Wrap a view so desk errors answer with their 4xx and anything else with a logged, bare 500."""
+    view: Callable[Concatenate[Request, P], Response],
+    *,
+    on_error: Callable[[HelpdeskError, Request], Response] = _json_error,
+) -> Callable[Concatenate[Request, P], Response]:
+    """Wrap a view (request first) so desk errors answer with their 4xx and anything else with a logged 500."""
 
     @functools.wraps(view)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> Response:
+    def wrapper(request: Request, /, *args: P.args, **kwargs: P.kwargs) -> Response:
         try:
-            response = view(*args, **kwargs)
+            response = view(request, *args, **kwargs)
         except HelpdeskError as error:
-            response = (on_error or error_response)(error)
+            response = on_error(error, request)
         except Exception:
             logger.exception("unhandled error in %s", view.__name__)
             response = json_response({"error": {"code": "internal", "message": "something went wrong"}}, 500)
-        return with_cors(response)
+        return with_cors(response, request)
 
     return wrapper
-
-
-def current_request() -> Request:
-    from app import app  # the Chalice app owns the request of this invocation
-
-    request = app.current_request
-    if request is None:
-        raise RuntimeError("there is no current request outside a route")
-    return request
 
 
 def header(request: Request, name: str) -> str | None:
@@ -223,9 +220,8 @@ def public_base_url(request: Request) -> str:
     return f"{proto}://{host}"
 
 
-def with_cors(response: Response) -> Response:
+def with_cors(response: Response, request: Request) -> Response:
     """Allow the origins the stage lists (exactly, never '*'), so their web forms can post from the browser."""
-    request = current_request()
     origin = (header(request, "origin") or "").rstrip("/")
     if origin and origin in wiring.settings().cors_origins:
         response.headers.update(

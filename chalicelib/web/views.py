@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Callable
-from typing import Any, ParamSpec
+from typing import Any, Concatenate, ParamSpec
 from urllib.parse import urlencode
 
 from chalice.app import Request, Response
@@ -18,7 +18,6 @@ from chalicelib.web import pages, present
 from chalicelib.web.http import (
     bearer_token,
     body_object,
-    current_request,
     error_response,
     form_body,
     handled,
@@ -43,9 +42,8 @@ PAGE_TITLES = {401: "This link does not work", 403: "This link does not work", 4
 P = ParamSpec("P")
 
 
-def _page_or_json(error: HelpdeskError) -> Response:
+def _page_or_json(error: HelpdeskError, request: Request) -> Response:
     """People in a browser get a page; programs get the JSON error."""
-    request = current_request()
     if wants_html(request) or is_form(request):
         status = status_of(error)
         title = PAGE_TITLES.get(status, "Something is not right")
@@ -53,7 +51,7 @@ def _page_or_json(error: HelpdeskError) -> Response:
     return error_response(error)
 
 
-def for_people(view: Callable[P, Response]) -> Callable[P, Response]:
+def for_people(view: Callable[Concatenate[Request, P], Response]) -> Callable[Concatenate[Request, P], Response]:
     """A view browsers open: its errors become pages for them, JSON for programs."""
     return handled(view, on_error=_page_or_json)
 
@@ -62,8 +60,7 @@ def for_people(view: Callable[P, Response]) -> Callable[P, Response]:
 
 
 @for_people
-def open_ticket() -> Response:
-    request = current_request()
+def open_ticket(request: Request) -> Response:
     if is_form(request):
         return _open_from_form(request)
     body = json_body(request)
@@ -117,8 +114,7 @@ def _open_from_form(request: Request) -> Response:
 
 
 @for_people
-def form_page() -> Response:
-    request = current_request()
+def form_page(request: Request) -> Response:
     config = wiring.desk().config()
     type_key = query(request, "type")
     if type_key is None and len(config.types) > 1:
@@ -163,9 +159,8 @@ def _frame_ancestors() -> str:
 
 
 @for_people
-def thanks_page() -> Response:
+def thanks_page(request: Request) -> Response:
     """Shows the reference and portal link only for a ticket the link's token opens: nothing is echoed from the URL."""
-    request = current_request()
     desk = wiring.desk()
     ticket_id, token = query(request, "ticket"), query(request, "token")
     ref = portal_url = None
@@ -191,8 +186,7 @@ def _portal_token(request: Request) -> str | None:
 
 
 @for_people
-def portal_ticket(ticket_id: str) -> Response:
-    request = current_request()
+def portal_ticket(request: Request, ticket_id: str) -> Response:
     token = _portal_token(request)
     detail = wiring.desk().portal_ticket(ticket_id, token)
     shown = present.portal_ticket(detail.config, detail.ticket, detail.comments, detail.allowed)
@@ -214,8 +208,7 @@ def portal_ticket(ticket_id: str) -> Response:
 
 
 @for_people
-def portal_comment(ticket_id: str) -> Response:
-    request = current_request()
+def portal_comment(request: Request, ticket_id: str) -> Response:
     token = _portal_token(request)
     body = body_object(request)
     comment = wiring.desk().portal_comment(ticket_id, token, body.get("body"))
@@ -225,8 +218,7 @@ def portal_comment(ticket_id: str) -> Response:
 
 
 @for_people
-def portal_transition(ticket_id: str) -> Response:
-    request = current_request()
+def portal_transition(request: Request, ticket_id: str) -> Response:
     token = _portal_token(request)
     body = body_object(request)
     version = body.get("version")
@@ -246,8 +238,7 @@ def portal_transition(ticket_id: str) -> Response:
 
 
 @handled
-def list_tickets() -> Response:
-    request = current_request()
+def list_tickets(request: Request) -> Response:
     signed_in_agent(request)
     page, cursor = wiring.desk().queue(
         QueueRequest(
@@ -267,23 +258,21 @@ def list_tickets() -> Response:
 
 
 @handled
-def get_ticket(ticket_id: str) -> Response:
-    agent = signed_in_agent(current_request())
+def get_ticket(request: Request, ticket_id: str) -> Response:
+    agent = signed_in_agent(request)
     detail = wiring.desk().ticket_detail(ticket_id, agent)
     return json_response(present.ticket_detail(detail.config, detail.ticket, detail.comments, detail.allowed))
 
 
 @handled
-def change_ticket(ticket_id: str) -> Response:
-    request = current_request()
+def change_ticket(request: Request, ticket_id: str) -> Response:
     agent = signed_in_agent(request)
     wiring.desk().change(ticket_id, json_body(request), agent)
     return _detail(ticket_id, agent)
 
 
 @handled
-def transition_ticket(ticket_id: str) -> Response:
-    request = current_request()
+def transition_ticket(request: Request, ticket_id: str) -> Response:
     agent = signed_in_agent(request)
     wiring.desk().transition(ticket_id, json_body(request), agent)
     return _detail(ticket_id, agent)
@@ -295,16 +284,15 @@ def _detail(ticket_id: str, agent: Agent) -> Response:
 
 
 @handled
-def comment_ticket(ticket_id: str) -> Response:
-    request = current_request()
+def comment_ticket(request: Request, ticket_id: str) -> Response:
     agent = signed_in_agent(request)
     comment = wiring.desk().comment(ticket_id, json_body(request), agent)
     return json_response(present.comment(comment, for_agent=True), 201)
 
 
 @handled
-def queues() -> Response:
-    signed_in_agent(current_request())
+def queues(request: Request) -> Response:
+    signed_in_agent(request)
     backlog = wiring.desk().backlog()
     for row in backlog["statuses"]:
         row["oldest_created_at"] = present.when(row["oldest_created_at"])
@@ -316,40 +304,38 @@ def queues() -> Response:
 
 
 @handled
-def get_config() -> Response:
-    signed_in_admin(current_request())
+def get_config(request: Request) -> Response:
+    signed_in_admin(request)
     return json_response(wiring.desk().config_document())
 
 
 @handled
-def put_config() -> Response:
-    request = current_request()
+def put_config(request: Request) -> Response:
     admin = signed_in_admin(request)
     result = wiring.desk().replace_config(json_body(request), admin)
     return json_response({**wiring.desk().config_document(), "moved": result["moved"]})
 
 
 @handled
-def create_agent() -> Response:
-    request = current_request()
+def create_agent(request: Request) -> Response:
     signed_in_admin(request)
     agent, token = wiring.desk().create_agent(json_body(request))
     return json_response({"agent": present.agent(agent), "token": token}, 201)
 
 
 @handled
-def list_agents() -> Response:
-    signed_in_admin(current_request())
+def list_agents(request: Request) -> Response:
+    signed_in_admin(request)
     return json_response({"agents": [present.agent(a) for a in wiring.desk().list_agents()]})
 
 
 @handled
-def revoke_agent(agent_id: str) -> Response:
-    admin = signed_in_admin(current_request())
+def revoke_agent(request: Request, agent_id: str) -> Response:
+    admin = signed_in_admin(request)
     return json_response({"agent": present.agent(wiring.desk().revoke_agent(agent_id, admin))})
 
 
 @handled
-def preflight() -> Response:
+def preflight(request: Request) -> Response:
     """CORS preflight: `handled` adds the headers when the Origin is one the stage allows."""
     return Response(body="", status_code=204, headers={"Cache-Control": "no-store"})
