@@ -1,0 +1,97 @@
+"""DynamoDB calls each desk request makes, counted under moto: the request's cost, independent of machine speed.
+
+    .venv/bin/python bench/request_cost.py
+
+Prints measurements; asserts nothing. Reads and writes are what on-demand DynamoDB bills.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+for name in [n for n in os.environ if n.startswith("AWS_ENDPOINT_URL")]:
+    del os.environ[name]
+os.environ.update(
+    AWS_DEFAULT_REGION="us-east-1",
+    AWS_ACCESS_KEY_ID="bench",
+    AWS_SECRET_ACCESS_KEY="bench",  # noqa: S106 - moto's fake credentials
+    AWS_ACCOUNT_ID_ENDPOINT_MODE="disabled",
+    HELPDESK_PUBLIC_URL="https://desk.example.org",
+)
+
+import boto3  # noqa: E402
+from chalice.test import Client  # noqa: E402
+from moto import mock_aws  # noqa: E402
+from moto.core.responses import BaseResponse  # noqa: E402
+
+calls: Counter[str] = Counter()
+_real_call_action = BaseResponse.call_action
+
+
+def _counting_call_action(self: BaseResponse) -> Any:
+    if self.service_name == "dynamodb":
+        calls[self._get_action()] += 1
+    return _real_call_action(self)
+
+
+BaseResponse.call_action = _counting_call_action  # type: ignore[method-assign]
+
+
+def main() -> None:
+    from chalicelib import wiring
+    from infra.tables import create_stack
+
+    with mock_aws():
+        outputs = create_stack(boto3.client("cloudformation"))
+        os.environ["HELPDESK_TICKETS_TABLE"] = outputs["TicketsTableName"]
+        os.environ["HELPDESK_DESK_TABLE"] = outputs["DeskTableName"]
+        wiring.reset()
+        _, token = wiring.desk().create_agent({"name": "Bench", "email": "bench@example.org", "role": "admin"})
+        wiring.desk().seed_config()
+        from app import app
+
+        agent = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        public = {"Content-Type": "application/json"}
+        ticket = {"subject": "s", "description": "d", "requester_name": "n", "requester_email": "n@example.org"}
+        with Client(app) as client:
+            http = client.http
+            opened = json.loads(http.post("/tickets", headers=public, body=json.dumps(ticket)).body)
+            for i in range(40):
+                more = {**ticket, "requester_email": f"r{i}@example.org"}
+                http.post("/tickets", headers=public, body=json.dumps(more))
+            tid = opened["id"]
+            move = json.dumps({"to": "in_progress", "version": 1})
+            steps: list[tuple[str, Callable[[], Any]]] = [
+                ("POST /tickets (JSON)", lambda: http.post("/tickets", headers=public, body=json.dumps(ticket))),
+                ("GET /tickets (25 of 42 open)", lambda: http.get("/tickets", headers=agent)),
+                ("GET /tickets?type=defect (0 of 42)", lambda: http.get("/tickets?type=defect", headers=agent)),
+                ("GET /tickets/{id}", lambda: http.get(f"/tickets/{tid}", headers=agent)),
+                (
+                    "POST /tickets/{id}/transitions",
+                    lambda: http.post(f"/tickets/{tid}/transitions", headers=agent, body=move),
+                ),
+                (
+                    "POST /tickets/{id}/comments",
+                    lambda: http.post(f"/tickets/{tid}/comments", headers=agent, body=json.dumps({"body": "hi"})),
+                ),
+                ("GET /portal/tickets/{id}", lambda: http.get(opened["portal_url"].split("desk.example.org")[1])),
+                ("GET /queues", lambda: http.get("/queues", headers=agent)),
+            ]
+            print(f"{'request':38} {'calls':>5}  by operation")
+            for label, step in steps:
+                calls.clear()
+                status = step().status_code
+                detail = ", ".join(f"{op} {n}" for op, n in sorted(calls.items()))
+                print(f"{label:38} {sum(calls.values()):5}  {detail}  (HTTP {status})")
+
+
+if __name__ == "__main__":
+    main()
