@@ -29,8 +29,10 @@ location=$(curl -s -o /dev/null -w '%{redirect_url}' -X POST "$DESK/tickets" \
   --data-urlencode 'steps_to_reproduce=Open an invoice, add a discount, press Save.' \
   --data-urlencode form_token=walkthrough-1 --data-urlencode website=)
 echo "303 See Other -> $location"
-defect_ref=$(python3 -c 'import sys, urllib.parse as u; print(u.parse_qs(u.urlsplit(sys.argv[1]).query)["ref"][0])' "$location")
-defect=$(curl -s "$DESK/tickets/$defect_ref" -H "$AUTH" | field 'd["id"]')
+defect=$(python3 -c 'import sys, urllib.parse as u; print(u.parse_qs(u.urlsplit(sys.argv[1]).query)["ticket"][0])' "$location")
+show "curl -s '$location'   # the thank-you page"
+curl -s "$location" | grep -o 'reference is <strong>[A-Z]*-[0-9]*' | sed 's/<strong>//'
+defect_ref=$(curl -s "$DESK/tickets/$defect" -H "$AUTH" | field 'd["ref"]')
 show "curl -s $DESK/tickets/$defect_ref -H '$AUTH'"
 curl -s "$DESK/tickets/$defect_ref" -H "$AUTH" | field 'd["ref"] + ": " + d["status"]["label"] + ", fields " + str(d["fields"])'
 for status in in_review approved in_progress ready_to_test in_testing ready_to_install client_testing completed; do
@@ -56,8 +58,10 @@ portal=$(echo "$opened" | field 'd["portal_url"]')
 for status in needs_estimate estimate_ready estimate_pending_approval; do move "$consult" "$status"; done
 show "curl -s '$portal'   # what the requester sees"
 curl -s "$portal" | field '"status: " + d["status"]["label"] + "; may: " + ", ".join(t["label"] for t in d["allowed_transitions"])'
-show "curl -s -X POST '${portal/\?token=//transitions?token=}' -H '$JSON' -d '{\"to\": \"approved\", \"comment\": \"Go ahead.\"}'"
-curl -s -X POST "${portal/\?token=//transitions?token=}" -H "$JSON" -d '{"to": "approved", "comment": "Go ahead."}' \
+seen=$(curl -s "$portal" | field 'd["version"]')
+approve=$(printf '{"to": "approved", "comment": "Go ahead.", "version": %s}' "$seen")
+show "curl -s -X POST '${portal/\?token=//transitions?token=}' -H '$JSON' -d '$approve'"
+curl -s -X POST "${portal/\?token=//transitions?token=}" -H "$JSON" -d "$approve" \
   | field '"-> " + d["status"]["label"]'
 show "curl -s $DESK/tickets/$consult -H '$AUTH'   # the agent sees the approval and the comment"
 curl -s "$DESK/tickets/$consult" -H "$AUTH" | field 'd["status"]["label"] + "; last comment by " + d["comments"][-1]["author"]["role"] + ": " + d["comments"][-1]["body"]'

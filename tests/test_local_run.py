@@ -6,6 +6,7 @@ import json
 import os
 import queue
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -237,3 +238,28 @@ def test_ctrl_c_stops_the_local_run_cleanly(own_run: LocalRun) -> None:
     assert "Traceback" not in own_run.output
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", int(desk_url.rsplit(":", 1)[1])), timeout=2).close()
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="the walkthrough drives the desk with curl")
+def test_the_documented_walkthrough_runs_against_the_local_desk(own_run: LocalRun) -> None:
+    """docs/walkthrough.sh is what the closing notes show: it must keep working as the desk changes."""
+    desk_url = own_run.wait_ready()
+    env = {**os.environ, "DESK": desk_url, "TOKEN": ADMIN_TOKEN}
+    done = subprocess.run(
+        ["bash", str(ROOT / "docs" / "walkthrough.sh")],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,  # one stream, in order: each command, then its answer
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    transcript = done.stdout
+    assert done.returncode == 0, transcript
+    assert "-> Completed (version 9)" in transcript
+    assert '"code": "transition_not_allowed"' in transcript
+    assert "may: Approve estimate, Decline estimate" in transcript
+    assert "last comment by requester: Go ahead." in transcript
+    assert '"code": "stale_version"' in transcript
+    queue_lines = transcript.rstrip().splitlines()[-3:]
+    assert "Critical" in queue_lines[0], transcript
