@@ -124,12 +124,15 @@ class Desk:
     # configuration -------------------------------------------------------------------------
 
     def config(self) -> DeskConfig:
-        """The desk's configuration, parsed once per stored version."""
+        return self._current()[1]
+
+    def _current(self) -> tuple[int, DeskConfig]:
+        """The stored version (0: none yet, the shipped default) and its configuration, parsed once per version."""
         stored = self.store.current_config()
         version = stored.version if stored else 0
         if self._parsed is None or self._parsed[0] != version:
             self._parsed = (version, parse_config(stored.document) if stored else default_config())
-        return self._parsed[1]
+        return self._parsed
 
     def config_document(self) -> dict[str, Any]:
         stored = self.store.current_config()
@@ -170,12 +173,9 @@ class Desk:
             raise ValidationError(
                 "bad priority mapping", {"priority_mapping": "must map priority keys to priority keys"}
             )
-        current = self.config()
-        stored = self.store.current_config()
-        if (stored.version if stored else 0) != version:
-            raise StaleVersionError(
-                "the configuration changed since you read it", current_version=stored.version if stored else 0
-            )
+        current_version, current = self._current()
+        if current_version != version:
+            raise StaleVersionError("the configuration changed since you read it", current_version=current_version)
         new = parse_config(body["config"])
         moves = self._status_moves(current, new, mapping)
         reprioritised = self._priority_moves(current, new, priority_mapping)
@@ -337,7 +337,7 @@ class Desk:
         claim = None
         if idempotency_key is not None:
             claim = IdempotencyClaim(idempotency_key, _fingerprint(raw))
-            earlier = self._earlier_ticket(claim)
+            earlier = self._earlier_ticket(claim, config)
             if earlier is not None:
                 return earlier
         hour = now.strftime("%Y-%m-%dT%H")
@@ -353,13 +353,13 @@ class Desk:
         try:
             self.tickets.create(ticket, claim)
         except IdempotencyKeyTaken:
-            earlier = self._earlier_ticket(claim) if claim else None
+            earlier = self._earlier_ticket(claim, config) if claim else None
             if earlier is None:
                 raise ConflictError("a request with this Idempotency-Key is still being processed") from None
             return earlier
         return Opened(ticket=ticket, portal_token=self.portal_token(ticket, config), created=True)
 
-    def _earlier_ticket(self, claim: IdempotencyClaim) -> Opened | None:
+    def _earlier_ticket(self, claim: IdempotencyClaim, config: DeskConfig) -> Opened | None:
         previous = self.store.previous_ticket(claim.key)
         if previous is None:
             return None
@@ -368,7 +368,7 @@ class Desk:
         ticket = self.tickets.get(previous.ticket_id)
         if ticket is None:
             return None
-        return Opened(ticket=ticket, portal_token=self.portal_token(ticket, self.config()), created=False)
+        return Opened(ticket=ticket, portal_token=self.portal_token(ticket, config), created=False)
 
     # the requester portal -----------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from chalice.app import Request, Response
 
 from chalicelib import wiring
 from chalicelib.domain.agents import Agent
+from chalicelib.domain.config import DeskConfig
 from chalicelib.domain.errors import HelpdeskError, ValidationError
 from chalicelib.services.desk import QueueRequest
 from chalicelib.web import pages, present
@@ -104,7 +105,7 @@ def _open_from_form(request: Request) -> Response:
         if ticket_type is None:
             return pages.message_page("Unknown request type", "Please start again from the form.", 422)
         shown = {**{k: v for k, v in raw.items() if k != "fields"}, **values}
-        return _form(request, ticket_type.key, shown, error.errors, 422)
+        return _form(request, config, ticket_type.key, shown, error.errors, 422)
     thank_you = desk.config().desk.thank_you_url
     if thank_you:
         joiner = "&" if "?" in thank_you else "?"
@@ -128,11 +129,12 @@ def form_page(request: Request) -> Response:
     key = type_key or next(iter(config.types))
     if config.type_named(key) is None:
         return pages.message_page("Unknown request type", "Please choose a request type from the form.", 404)
-    return _form(request, key, {}, {}, 200)
+    return _form(request, config, key, {}, {}, 200)
 
 
-def _form(request: Request, type_key: str, values: dict[str, Any], errors: dict[str, str], status: int) -> Response:
-    config = wiring.desk().config()
+def _form(
+    request: Request, config: DeskConfig, type_key: str, values: dict[str, Any], errors: dict[str, str], status: int
+) -> Response:
     ticket_type = config.types[type_key]
     base = public_base_url(request)
     html = pages.render(
