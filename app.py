@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from chalice.app import Chalice, Request, Response
+import os
+from typing import Any
 
+from chalice.app import Chalice, DynamoDBEvent, Request, Response
+
+from chalicelib import stream
+from chalicelib.adapters.settings import tickets_stream_arn
 from chalicelib.web import views
 
 app = Chalice(app_name="helpdesk")
@@ -79,6 +84,11 @@ def transition_ticket(ticket_id: str) -> Response:
     return views.transition_ticket(request(), ticket_id)
 
 
+@app.route("/tickets/{ticket_id}/history", methods=["GET"])
+def ticket_history(ticket_id: str) -> Response:
+    return views.ticket_history(request(), ticket_id)
+
+
 @app.route("/tickets/{ticket_id}/comments", methods=["POST"])
 def comment_ticket(ticket_id: str) -> Response:
     return views.comment_ticket(request(), ticket_id)
@@ -112,3 +122,14 @@ def create_agent() -> Response:
 @app.route("/admin/agents/{agent_id}", methods=["DELETE"])
 def revoke_agent(agent_id: str) -> Response:
     return views.revoke_agent(request(), agent_id)
+
+
+@app.on_dynamodb_record(
+    stream_arn=tickets_stream_arn(os.environ),
+    batch_size=100,
+    starting_position="TRIM_HORIZON",
+    name="ticket_changes",
+)
+def ticket_changes(event: DynamoDBEvent) -> dict[str, Any]:
+    """History, SLA timers and time in status from the tickets table's stream; failures are reported per record."""
+    return stream.handle_batch(event)

@@ -18,7 +18,7 @@ PROBES = {
     "python itself": "pass",
     "import app (every handler)": "import app",
     "app + DynamoDB adapters (first API request)": (
-        "import app; from chalicelib.adapters import dynamo, records; records.bind_tables('t', 'd', 'us-east-1')"
+        "import app; from chalicelib.adapters import dynamo, records; records.bind_tables('t', 'd', 'e', 'us-east-1')"
     ),
     "app + page rendering (first /form)": (
         "import app; from chalicelib.web import pages; pages.render('message.html', title='t', message='m')"

@@ -89,4 +89,5 @@ def use_tables(environ: MutableMapping[str, str], outputs: dict[str, str]) -> No
     """The names CloudFormation (moto) gave the tables, as the deployed stage gets them."""
     environ["HELPDESK_TICKETS_TABLE"] = outputs["TicketsTableName"]
     environ["HELPDESK_DESK_TABLE"] = outputs["DeskTableName"]
+    environ["HELPDESK_EVENTS_TABLE"] = outputs["EventsTableName"]
     environ["HELPDESK_TICKETS_STREAM_ARN"] = outputs["TicketsTableStreamArn"]

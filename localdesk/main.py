@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from chalice.local import LocalDevServer
 
     from localdesk.server import Gate
+    from localdesk.streams import StreamPoller
 
 ADMIN = {"name": "Local admin", "email": "admin@example.org", "role": "admin"}
 STACK_NAME = "helpdesk"
@@ -33,6 +34,7 @@ class LocalDesk:
         self._gate: Gate | None = None
         self._server: LocalDevServer | None = None
         self._serving: threading.Thread | None = None
+        self._poller: StreamPoller | None = None
 
     def start(self) -> None:
         # Heavy imports happen here, after the signal handlers are in place and the environment is set.
@@ -52,7 +54,8 @@ class LocalDesk:
         self._mock = mock_aws()
         self._mock.start()
         region = os.environ["AWS_DEFAULT_REGION"]
-        use_tables(os.environ, create_stack(boto3.client("cloudformation", region_name=region), STACK_NAME))
+        outputs = create_stack(boto3.client("cloudformation", region_name=region), STACK_NAME)
+        use_tables(os.environ, outputs)
 
         clock = AdjustableClock()
         wiring.reset(clock=clock)
@@ -62,6 +65,8 @@ class LocalDesk:
 
         app = _deployed_app()
         register_local_routes(app, clock)
+        self._poller = stream_poller(app, outputs["TicketsTableStreamArn"], region, self._gate)
+        self._poller.start()
         try:
             self._server = build_server(app, config, self.listen.host, self.listen.port, self._gate)
         except OSError as exc:
@@ -77,6 +82,8 @@ class LocalDesk:
             self._serving.join(0.5)
 
     def stop(self) -> None:
+        if self._poller is not None:
+            self._poller.stop()
         if self._server is not None:
             if self._serving is not None and self._serving.is_alive():
                 self._server.shutdown()
@@ -87,6 +94,19 @@ class LocalDesk:
         if self._mock is not None:
             self._mock.stop()
             self._mock = None
+
+
+def stream_poller(app: Chalice, stream_arn: str, region: str, gate: Gate) -> StreamPoller:
+    """What Lambda's event source mapping does when deployed: feed the stream to `ticket_changes`."""
+    import boto3
+    from chalice.local import LambdaContext
+
+    from localdesk.streams import StreamPoller, StreamReader
+
+    handler = app.handler_map["ticket_changes"]
+    context = LambdaContext("ticket_changes", memory_size=512)
+    reader = StreamReader(boto3.client("dynamodbstreams", region_name=region), stream_arn, region)
+    return StreamPoller(reader, lambda event: handler(event, context), gate.turn)
 
 
 def _deployed_app() -> Chalice:

@@ -89,6 +89,7 @@ def aws(clock: ManualClock) -> Iterator[dict[str, str]]:
         outputs = create_stack(boto3.client("cloudformation", region_name="us-east-1"))
         os.environ["HELPDESK_TICKETS_TABLE"] = outputs["TicketsTableName"]
         os.environ["HELPDESK_DESK_TABLE"] = outputs["DeskTableName"]
+        os.environ["HELPDESK_EVENTS_TABLE"] = outputs["EventsTableName"]
         wiring.reset(clock=clock)
         yield outputs
         wiring.reset()

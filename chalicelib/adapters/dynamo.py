@@ -95,7 +95,7 @@ def _record(ticket: Ticket) -> TicketRecord:
     )
 
 
-def _ticket(record: TicketRecord) -> Ticket:
+def ticket_from_record(record: TicketRecord) -> Ticket:
     fields = record.fields.as_dict() if isinstance(record.fields, MapAttribute) else record.fields
     return Ticket(
         id=record.pk,
@@ -122,7 +122,7 @@ def _ticket(record: TicketRecord) -> Ticket:
     )
 
 
-def _comment(record: CommentRecord) -> Comment:
+def comment_from_record(record: CommentRecord) -> Comment:
     return Comment(
         ticket_id=record.pk,
         id=record.id,
@@ -212,7 +212,7 @@ class DynamoTicketStore:
 
     def get(self, ticket_id: str) -> Ticket | None:
         try:
-            return _ticket(TicketRecord.get(ticket_id, TICKET_SK, consistent_read=True))
+            return ticket_from_record(TicketRecord.get(ticket_id, TICKET_SK, consistent_read=True))
         except DoesNotExist:
             return None
 
@@ -221,7 +221,7 @@ class DynamoTicketStore:
         if ticket is None:
             return None
         comments = CommentRecord.query(ticket_id, CommentRecord.sk.startswith("comment#"), consistent_read=True)
-        return ticket, [_comment(c) for c in comments]
+        return ticket, [comment_from_record(c) for c in comments]
 
     def id_for_ref(self, ref: str) -> str | None:
         for record in TicketRecord.by_ref.query(ref, limit=1):
@@ -297,20 +297,20 @@ class DynamoTicketStore:
         merged = list(heapq.merge(*streams, key=lambda r: r.queue_sort))
         page = merged[: query.limit]
         more = len(merged) > query.limit
-        return QueuePage([_ticket(r) for r in page], page[-1].queue_sort if more and page else None)
+        return QueuePage([ticket_from_record(r) for r in page], page[-1].queue_sort if more and page else None)
 
     def in_status(self, status: str, ticket_type: str | None, limit: int | None = None) -> list[Ticket]:
         condition = TicketRecord.type == ticket_type if ticket_type else None
         results = TicketRecord.by_status.query(status, filter_condition=condition, limit=limit)
-        return [_ticket(r) for r in results]
+        return [ticket_from_record(r) for r in results]
 
     def with_rank(self, state: str, rank: int) -> list[Ticket]:
         results = TicketRecord.by_state.query(state, TicketRecord.queue_sort.startswith(f"{rank:02d}#"))
-        return [_ticket(r) for r in results]
+        return [ticket_from_record(r) for r in results]
 
     def open_with_priority(self, priority: str) -> list[Ticket]:
         results = TicketRecord.by_state.query("open", filter_condition=TicketRecord.priority == priority)
-        return [_ticket(r) for r in results]
+        return [ticket_from_record(r) for r in results]
 
     def backlog(self, status: str) -> list[tuple[str, datetime]]:
         results = TicketRecord.by_status.query(status, attributes_to_get=["priority", "created_at"])

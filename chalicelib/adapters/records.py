@@ -229,6 +229,47 @@ class SecretRecord(Model):
     value = UnicodeAttribute()
 
 
+class ByDue(GlobalSecondaryIndex["TrackerRecord"]):
+    """Sparse: only trackers with a running timer that has an at-risk or breach moment ahead carry its keys."""
+
+    class Meta:
+        index_name = "by_due"
+        projection = AllProjection()
+
+    due_shard = UnicodeAttribute(hash_key=True)
+    next_due_at = UnicodeAttribute(range_key=True)
+
+
+class EventRecord(Model):
+    """A history event: pk = ticket id, sk = "ev#<event key>" (time, then the write or comment that caused it)."""
+
+    class Meta(_Meta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    kind = UnicodeAttribute()
+    at = UTCDateTimeAttribute()
+    actor = UnicodeAttribute()
+    data = UnicodeAttribute()  # JSON: the event's details, whatever its kind
+
+
+class TrackerRecord(Model):
+    """pk = ticket id, sk = "tracker": SLA timers and time in status, recomputed from the ticket's events."""
+
+    class Meta(_Meta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    event_count = NumberAttribute()
+    state = UnicodeAttribute()  # JSON of the tracker
+    due_shard = UnicodeAttribute(null=True)
+    next_due_at = UnicodeAttribute(null=True)
+
+    by_due = ByDue()
+
+
 TICKET_MODELS: tuple[type[Model], ...] = (TicketRecord, CommentRecord)
 DESK_MODELS: tuple[type[Model], ...] = (
     ConfigRecord,
@@ -238,14 +279,15 @@ DESK_MODELS: tuple[type[Model], ...] = (
     CounterRecord,
     SecretRecord,
 )
+EVENT_MODELS: tuple[type[Model], ...] = (EventRecord, TrackerRecord)
 
 
 _transactions: list[Connection] = []
 
 
-def bind_tables(tickets_table: str, desk_table: str, region: str) -> None:
+def bind_tables(tickets_table: str, desk_table: str, events_table: str, region: str) -> None:
     """Point every model at the deployed tables; called once with the settings, before first use."""
-    for models, name in ((TICKET_MODELS, tickets_table), (DESK_MODELS, desk_table)):
+    for models, name in ((TICKET_MODELS, tickets_table), (DESK_MODELS, desk_table), (EVENT_MODELS, events_table)):
         for model in models:
             model.Meta.table_name = name
             model.Meta.region = region

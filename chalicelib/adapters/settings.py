@@ -12,6 +12,7 @@ class Settings:
     region: str
     tickets_table: str
     desk_table: str
+    events_table: str
     cors_origins: tuple[str, ...]
     public_url: str | None
     max_body_bytes: int
@@ -24,7 +25,17 @@ class Settings:
             region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
             tickets_table=env.get("HELPDESK_TICKETS_TABLE", "helpdesk-tickets"),
             desk_table=env.get("HELPDESK_DESK_TABLE", "helpdesk-desk"),
+            events_table=env.get("HELPDESK_EVENTS_TABLE", "helpdesk-events"),
             cors_origins=origins,
             public_url=(env.get("HELPDESK_PUBLIC_URL") or "").rstrip("/") or None,
             max_body_bytes=int(env.get("HELPDESK_MAX_BODY_BYTES", "65536")),
         )
+
+
+# Chalice needs the stream ARN when app.py is imported; a placeholder keeps the import working where it is unset
+# (tests, `chalice package`, whose merged template replaces it with the table's StreamArn).
+STREAM_PLACEHOLDER = "arn:aws:dynamodb:us-east-1:000000000000:table/helpdesk-tickets/stream/unset"
+
+
+def tickets_stream_arn(env: Mapping[str, str]) -> str:
+    return env.get("HELPDESK_TICKETS_STREAM_ARN") or STREAM_PLACEHOLDER

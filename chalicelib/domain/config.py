@@ -599,8 +599,10 @@ def _parse_calendar(c: _Checker, value: Any) -> BusinessCalendar:
         for t in span:
             match = TIME_PATTERN.match(t)
             bounds.append(int(match.group(1)) * 60 + int(match.group(2)) if match else -1)
+        if span[1] == "24:00":  # open until midnight
+            bounds[1] = 24 * 60
         if -1 in bounds or bounds[0] >= bounds[1]:
-            c.fail(dpath, "opening must be a time before closing, as HH:MM")
+            c.fail(dpath, 'opening must be a time before closing, as HH:MM (closing may be "24:00")')
             continue
         hours[WEEKDAYS.index(day)] = (bounds[0], bounds[1])
     if isinstance(item.get("hours"), dict) and not hours:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
+from chalicelib.domain import sla
 from chalicelib.domain import tickets as rules
 from chalicelib.domain.agents import Agent, check_new_agent
 from chalicelib.domain.config import DeskConfig, Transition, default_config, parse_config
@@ -32,6 +33,8 @@ from chalicelib.domain.tokens import hash_agent_token, new_agent_token, sign_lin
 from chalicelib.services.ports import (
     Clock,
     DeskStore,
+    EventStore,
+    HistoryPage,
     IdempotencyClaim,
     IdempotencyKeyTaken,
     IdSource,
@@ -43,6 +46,7 @@ from chalicelib.services.ports import (
 logger = logging.getLogger("helpdesk")
 PORTAL = "portal"
 MAX_PAGE = 100
+MAX_HISTORY_PAGE = 500
 ID_LIMIT = 64
 # What GET /admin/config answers may be sent back as it is: its read-only keys are ignored.
 CONFIG_REQUEST_KEYS = {"config", "version", "status_mapping", "priority_mapping", "updated_at", "updated_by"}
@@ -56,10 +60,27 @@ class Opened:
 
 
 @dataclass(frozen=True)
+class SlaState:
+    """A ticket's SLA timers and time per status as of one moment."""
+
+    timers: list[sla.TimerView]
+    time_in_status: list[sla.StatusTime]
+
+
+@dataclass(frozen=True)
 class TicketDetail:
     ticket: Ticket
     comments: list[Comment]
     allowed: list[Transition]
+    config: DeskConfig
+    sla: SlaState | None = None
+
+
+@dataclass(frozen=True)
+class Queue:
+    page: QueuePage
+    cursor: str | None
+    sla: dict[str, SlaState]
     config: DeskConfig
 
 
@@ -114,9 +135,10 @@ def _decode_cursor(cursor: str) -> str:
 
 
 class Desk:
-    def __init__(self, tickets: TicketStore, store: DeskStore, clock: Clock, ids: IdSource) -> None:
+    def __init__(self, tickets: TicketStore, store: DeskStore, clock: Clock, ids: IdSource, events: EventStore) -> None:
         self.tickets = tickets
         self.store = store
+        self.events = events
         self.clock = clock
         self.ids = ids
         self._parsed: tuple[int, DeskConfig] | None = None
@@ -411,7 +433,42 @@ class Desk:
             raise NotFoundError(f"no ticket {id_or_ref!r}")
         ticket, comments = found
         config = self.config()
-        return TicketDetail(ticket, comments, rules.allowed_transitions(config, ticket, AGENT), config)
+        state = self._sla_states(config, [ticket], {ticket.id: self.events.tracker(ticket.id)}).get(ticket.id)
+        return TicketDetail(ticket, comments, rules.allowed_transitions(config, ticket, AGENT), config, state)
+
+    def history(self, id_or_ref: str, limit: str | None, cursor: str | None) -> tuple[Ticket, HistoryPage, str | None]:
+        """A ticket's changes, oldest first, as the stream pipeline recorded them."""
+        ticket = self._ticket(id_or_ref)
+        size = 100
+        if limit is not None:
+            if not _is_whole_number(limit) or not 1 <= int(limit) <= MAX_HISTORY_PAGE:
+                raise ValidationError(
+                    "the limit is not valid", {"limit": f"must be a whole number from 1 to {MAX_HISTORY_PAGE}"}
+                )
+            size = int(limit)
+        after = _decode_cursor(cursor) if cursor else None
+        page = self.events.history(ticket.id, size, after)
+        return ticket, page, _encode_cursor(page.next_after) if page.next_after else None
+
+    def _sla_states(
+        self, config: DeskConfig, tickets: list[Ticket], trackers: dict[str, sla.Tracker | None]
+    ) -> dict[str, SlaState]:
+        """Each ticket's SLA state now. A ticket the pipeline has not seen yet is known exactly from the
+        ticket item while it is unchanged since opening; otherwise it has no state until the pipeline catches up."""
+        now = self.clock.now()
+        calendar = config.sla.calendar
+        states: dict[str, SlaState] = {}
+        for ticket in tickets:
+            tracker = trackers.get(ticket.id)
+            if tracker is None and ticket.version == 1:
+                tracker = sla.track(config, sla.unchanged_timeline(ticket, config.status(ticket.status).category))
+            if tracker is None:
+                continue
+            states[ticket.id] = SlaState(
+                timers=[sla.view(calendar, t, now) for t in tracker.timers],
+                time_in_status=sla.time_in_status(calendar, tracker, now),
+            )
+        return states
 
     def transition(self, id_or_ref: str, raw: Any, agent: Agent) -> Ticket:
         body = self._object(raw, {"to", "comment", "public", "version"})
@@ -449,7 +506,7 @@ class Desk:
         text = rules.check_comment_body(body.get("body"))
         return self._comment(self._ticket(id_or_ref), text, public=public, actor=agent_actor(agent))
 
-    def queue(self, request: QueueRequest) -> tuple[QueuePage, str | None]:
+    def queue(self, request: QueueRequest) -> Queue:
         config = self.config()
         errors: dict[str, str] = {}
         for status in request.statuses:
@@ -490,7 +547,9 @@ class Desk:
                 after=after,
             )
         )
-        return page, _encode_cursor(page.next_after) if page.next_after else None
+        cursor = _encode_cursor(page.next_after) if page.next_after else None
+        trackers: dict[str, sla.Tracker | None] = dict(self.events.trackers([t.id for t in page.tickets]))
+        return Queue(page, cursor, self._sla_states(config, page.tickets, trackers), config)
 
     def backlog(self) -> dict[str, Any]:
         """Open tickets per status and priority, and the age of the oldest in each status."""

@@ -7,6 +7,8 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from chalicelib.domain.agents import Agent
+from chalicelib.domain.history import HistoryEvent
+from chalicelib.domain.sla import Tracker
 from chalicelib.domain.tickets import Comment, Ticket
 
 
@@ -120,6 +122,31 @@ class DeskStore(Protocol):
     def agent_for_token(self, token_hash: str) -> Agent | None: ...
 
     def revoke_agent(self, agent_id: str) -> bool: ...
+
+
+@dataclass(frozen=True)
+class HistoryPage:
+    events: list[HistoryEvent]
+    next_after: str | None
+
+
+class EventStore(Protocol):
+    """What the stream pipeline derives from the tickets table: history events and per-ticket trackers."""
+
+    def add(self, events: list[HistoryEvent]) -> int:
+        """Write each event unless its key is already there (a redelivery); how many were new."""
+
+    def all_events(self, ticket_id: str) -> list[HistoryEvent]:
+        """Every event of a ticket, in key order."""
+
+    def history(self, ticket_id: str, limit: int, after: str | None) -> HistoryPage: ...
+
+    def tracker(self, ticket_id: str) -> Tracker | None: ...
+
+    def trackers(self, ticket_ids: list[str]) -> dict[str, Tracker]: ...
+
+    def save_tracker(self, tracker: Tracker) -> bool:
+        """Store it unless the stored one was computed from more events; whether it was stored."""
 
 
 class IdempotencyKeyTaken(Exception):

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.domain.agents import Agent
 from chalicelib.domain.config import DeskConfig, Transition
+from chalicelib.domain.history import STATUS_CHANGED, HistoryEvent
+from chalicelib.domain.sla import StatusTime, TimerView
 from chalicelib.domain.tickets import Comment, Ticket
+
+if TYPE_CHECKING:
+    from chalicelib.services.desk import SlaState
 
 
 def when(moment: datetime | None) -> str | None:
@@ -68,11 +73,79 @@ def ticket_row(config: DeskConfig, ticket: Ticket) -> dict[str, Any]:
     }
 
 
+def seconds(span: timedelta) -> int:
+    return int(span.total_seconds())
+
+
+def timer(item: TimerView) -> dict[str, Any]:
+    return {
+        "state": item.state,
+        "clock": item.clock,
+        "target_seconds": seconds(item.target),
+        "elapsed_seconds": seconds(item.elapsed),
+        "remaining_seconds": seconds(item.remaining),
+        "due_at": when(item.due_at),
+        "at_risk": item.at_risk,
+        "breached": item.breached,
+        "met_at": when(item.met_at),
+    }
+
+
+def sla_state(state: SlaState | None) -> dict[str, Any] | None:
+    """Per timer (first_response, resolution); null while the pipeline has not yet seen a changed ticket."""
+    if state is None:
+        return None
+    return {t.kind: timer(t) for t in state.timers}
+
+
+def status_times(config: DeskConfig, times: list[StatusTime]) -> list[dict[str, Any]]:
+    return [
+        {
+            **_status(config, t.status),
+            "visits": t.visits,
+            "wall_seconds": seconds(t.wall),
+            "business_seconds": seconds(t.business),
+        }
+        for t in times
+    ]
+
+
+def queue_row(config: DeskConfig, ticket: Ticket, state: SlaState | None) -> dict[str, Any]:
+    return {**ticket_row(config, ticket), "sla": sla_state(state)}
+
+
+def history_event(config: DeskConfig, event: HistoryEvent, names: dict[str, str]) -> dict[str, Any]:
+    role, _, actor_id = event.actor.partition(":")
+    shown: dict[str, Any] = {
+        "kind": event.kind,
+        "at": when(event.at),
+        "by": {"role": role, "id": actor_id, "name": names.get(event.actor)},
+        **event.data,
+    }
+    if event.kind == STATUS_CHANGED:
+        shown["from"] = _status(config, str(event.data["from"]))
+        shown["to"] = _status(config, str(event.data["to"]))
+        shown["time_in_previous"] = {
+            "wall_seconds": int(event.data["wall_seconds"]),
+            "business_seconds": int(event.data["business_seconds"]),
+            "since": event.data.get("since"),
+        }
+        for moved in ("from_category", "to_category", "wall_seconds", "business_seconds", "since"):
+            shown.pop(moved, None)
+    return shown
+
+
 def ticket_detail(
-    config: DeskConfig, ticket: Ticket, comments: list[Comment], allowed: list[Transition]
+    config: DeskConfig,
+    ticket: Ticket,
+    comments: list[Comment],
+    allowed: list[Transition],
+    state: SlaState | None = None,
 ) -> dict[str, Any]:
     return {
         **ticket_row(config, ticket),
+        "sla": sla_state(state),
+        "time_in_status": status_times(config, state.time_in_status) if state else None,
         "description": ticket.description,
         "fields": ticket.fields,
         "comment_count": ticket.comment_count,

@@ -242,7 +242,7 @@ def portal_transition(request: Request, ticket_id: str) -> Response:
 @handled
 def list_tickets(request: Request) -> Response:
     signed_in_agent(request)
-    page, cursor = wiring.desk().queue(
+    queue = wiring.desk().queue(
         QueueRequest(
             statuses=tuple(query_all(request, "status")),
             state=query(request, "state"),
@@ -255,15 +255,17 @@ def list_tickets(request: Request) -> Response:
             cursor=query(request, "cursor"),
         )
     )
-    config = wiring.desk().config()
-    return json_response({"tickets": [present.ticket_row(config, t) for t in page.tickets], "next_cursor": cursor})
+    rows = [present.queue_row(queue.config, t, queue.sla.get(t.id)) for t in queue.page.tickets]
+    return json_response({"tickets": rows, "next_cursor": queue.cursor})
 
 
 @handled
 def get_ticket(request: Request, ticket_id: str) -> Response:
     agent = signed_in_agent(request)
     detail = wiring.desk().ticket_detail(ticket_id, agent)
-    return json_response(present.ticket_detail(detail.config, detail.ticket, detail.comments, detail.allowed))
+    return json_response(
+        present.ticket_detail(detail.config, detail.ticket, detail.comments, detail.allowed, detail.sla)
+    )
 
 
 @handled
@@ -282,7 +284,20 @@ def transition_ticket(request: Request, ticket_id: str) -> Response:
 
 def _detail(ticket_id: str, agent: Agent) -> Response:
     detail = wiring.desk().ticket_detail(ticket_id, agent)
-    return json_response(present.ticket_detail(detail.config, detail.ticket, detail.comments, detail.allowed))
+    return json_response(
+        present.ticket_detail(detail.config, detail.ticket, detail.comments, detail.allowed, detail.sla)
+    )
+
+
+@handled
+def ticket_history(request: Request, ticket_id: str) -> Response:
+    signed_in_agent(request)
+    desk = wiring.desk()
+    ticket, page, cursor = desk.history(ticket_id, query(request, "limit"), query(request, "cursor"))
+    names = {f"agent:{a.id}": a.name for a in desk.list_agents()}
+    names[f"requester:{ticket.requester_email}"] = ticket.requester_name
+    events = [present.history_event(desk.config(), e, names) for e in page.events]
+    return json_response({"events": events, "next_cursor": cursor})
 
 
 @handled

@@ -7,7 +7,7 @@ import pytest
 from chalicelib.services.desk import Desk
 from tests.clocks import ManualClock
 
-from .fakes import FakeDeskStore, FakeTicketStore, SequentialIds
+from .fakes import FakeDeskStore, FakeEventStore, FakeTicketStore, SequentialIds
 
 
 @pytest.fixture
@@ -21,5 +21,10 @@ def tickets(store: FakeDeskStore) -> FakeTicketStore:
 
 
 @pytest.fixture
-def desk(tickets: FakeTicketStore, store: FakeDeskStore, clock: ManualClock) -> Desk:
-    return Desk(tickets, store, clock, SequentialIds())
+def events() -> FakeEventStore:
+    return FakeEventStore()
+
+
+@pytest.fixture
+def desk(tickets: FakeTicketStore, store: FakeDeskStore, clock: ManualClock, events: FakeEventStore) -> Desk:
+    return Desk(tickets, store, clock, SequentialIds(), events)

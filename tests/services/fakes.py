@@ -11,8 +11,11 @@ from typing import Any
 
 from chalicelib.domain.agents import Agent
 from chalicelib.domain.errors import StaleVersionError
+from chalicelib.domain.history import HistoryEvent
+from chalicelib.domain.sla import Tracker
 from chalicelib.domain.tickets import Comment, Ticket
 from chalicelib.services.ports import (
+    HistoryPage,
     IdempotencyClaim,
     IdempotencyKeyTaken,
     PreviousTicket,
@@ -305,3 +308,41 @@ class FakeTicketStore:
 
     def backlog(self, status: str) -> list[tuple[str, datetime]]:
         return [(t.priority, t.created_at) for t in sorted(self.tickets.values(), key=queue_sort) if t.status == status]
+
+
+class FakeEventStore:
+    """The events table: history events at (ticket id, "ev#<key>"), one tracker per ticket."""
+
+    def __init__(self) -> None:
+        self.events: dict[Key, HistoryEvent] = {}
+        self.saved_trackers: dict[str, Tracker] = {}
+
+    def add(self, events: list[HistoryEvent]) -> int:
+        added = 0
+        for event in events:
+            key = (event.ticket_id, event.key)
+            if key not in self.events:
+                self.events[key] = event
+                added += 1
+        return added
+
+    def all_events(self, ticket_id: str) -> list[HistoryEvent]:
+        return [self.events[k] for k in sorted(k for k in self.events if k[0] == ticket_id)]
+
+    def history(self, ticket_id: str, limit: int, after: str | None) -> HistoryPage:
+        events = [e for e in self.all_events(ticket_id) if after is None or e.key > after]
+        page = events[:limit]
+        return HistoryPage(page, page[-1].key if len(events) > limit and page else None)
+
+    def tracker(self, ticket_id: str) -> Tracker | None:
+        return self.saved_trackers.get(ticket_id)
+
+    def trackers(self, ticket_ids: list[str]) -> dict[str, Tracker]:
+        return {i: self.saved_trackers[i] for i in ticket_ids if i in self.saved_trackers}
+
+    def save_tracker(self, tracker: Tracker) -> bool:
+        stored = self.saved_trackers.get(tracker.ticket_id)
+        if stored is not None and stored.event_count > tracker.event_count:
+            return False
+        self.saved_trackers[tracker.ticket_id] = tracker
+        return True

@@ -14,7 +14,7 @@ from chalicelib.domain.tickets import Ticket
 from chalicelib.services.desk import Desk, QueueRequest
 from tests.clocks import START, ManualClock
 
-from .fakes import FakeDeskStore, FakeTicketStore, SequentialIds
+from .fakes import FakeDeskStore, FakeEventStore, FakeTicketStore, SequentialIds
 
 
 @pytest.fixture
@@ -250,7 +250,9 @@ def test_giving_a_priority_a_new_rank_reorders_the_queue(desk: Desk, admin: Agen
 
     desk.replace_config({"config": document, "version": 1}, admin)
 
-    page, _ = desk.queue(QueueRequest())
+    listed = desk.queue(QueueRequest())
+
+    page, _ = listed.page, listed.cursor
     assert [t.id for t in page.tickets] == [older.id, newer.id]
     assert desk.ticket_detail(newer.id, admin).ticket.priority_rank == 3
 
@@ -297,7 +299,7 @@ class TicketEditedDuringMigration(FakeTicketStore):
 def test_a_ticket_edited_while_the_configuration_is_replaced_is_still_moved(
     store: FakeDeskStore, clock: ManualClock
 ) -> None:
-    desk = Desk(TicketEditedDuringMigration(desk_table=store.items), store, clock, SequentialIds())
+    desk = Desk(TicketEditedDuringMigration(desk_table=store.items), store, clock, SequentialIds(), FakeEventStore())
     admin = desk.create_agent({"name": "Ray Holt", "email": "holt@desk.example.org", "role": "admin"})[0]
     desk.seed_config()
     ticket = open_question(desk)

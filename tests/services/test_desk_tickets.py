@@ -483,7 +483,8 @@ def mixed_queue(desk: Desk, agent: Agent, clock: ManualClock) -> dict[str, Ticke
 
 @pytest.mark.usefixtures("mixed_queue")
 def test_the_queue_lists_open_tickets_by_priority_then_age(desk: Desk) -> None:
-    page, cursor = desk.queue(QueueRequest())
+    listed = desk.queue(QueueRequest())
+    page, cursor = listed.page, listed.cursor
 
     assert _refs(page.tickets) == ["HD-1006", "HD-1002", "HD-1001", "HD-1005", "HD-1003"]
     assert cursor is None
@@ -491,21 +492,24 @@ def test_the_queue_lists_open_tickets_by_priority_then_age(desk: Desk) -> None:
 
 @pytest.mark.usefixtures("mixed_queue")
 def test_the_queue_lists_done_tickets_on_request(desk: Desk) -> None:
-    page, _ = desk.queue(QueueRequest(state="done"))
+    listed = desk.queue(QueueRequest(state="done"))
+    page, _ = listed.page, listed.cursor
 
     assert _refs(page.tickets) == ["HD-1004"]
 
 
 @pytest.mark.usefixtures("mixed_queue")
 def test_the_queue_filters_by_several_statuses(desk: Desk) -> None:
-    page, _ = desk.queue(QueueRequest(statuses=("in_progress", "resolved")))
+    listed = desk.queue(QueueRequest(statuses=("in_progress", "resolved")))
+    page, _ = listed.page, listed.cursor
 
     assert _refs(page.tickets) == ["HD-1004", "HD-1005"]
 
 
 @pytest.mark.usefixtures("mixed_queue")
 def test_the_queue_filters_by_priority(desk: Desk) -> None:
-    page, _ = desk.queue(QueueRequest(priority="medium"))
+    listed = desk.queue(QueueRequest(priority="medium"))
+    page, _ = listed.page, listed.cursor
 
     assert _refs(page.tickets) == ["HD-1001", "HD-1005"]
 
@@ -516,7 +520,8 @@ def test_paging_through_the_queue_shows_every_ticket_exactly_once(desk: Desk) ->
     cursor = None
     pages = 0
     while True:
-        page, cursor = desk.queue(QueueRequest(state="all", limit="2", cursor=cursor))
+        listed = desk.queue(QueueRequest(state="all", limit="2", cursor=cursor))
+        page, cursor = listed.page, listed.cursor
         seen.extend(_refs(page.tickets))
         pages += 1
         if cursor is None:
@@ -528,8 +533,10 @@ def test_paging_through_the_queue_shows_every_ticket_exactly_once(desk: Desk) ->
 
 @pytest.mark.usefixtures("mixed_queue")
 def test_paging_through_one_priority_stays_within_it(desk: Desk) -> None:
-    first, cursor = desk.queue(QueueRequest(priority="high", state="all", limit="1"))
-    second, last_cursor = desk.queue(QueueRequest(priority="high", state="all", limit="1", cursor=cursor))
+    listed = desk.queue(QueueRequest(priority="high", state="all", limit="1"))
+    first, cursor = listed.page, listed.cursor
+    listed = desk.queue(QueueRequest(priority="high", state="all", limit="1", cursor=cursor))
+    second, last_cursor = listed.page, listed.cursor
 
     assert _refs(first.tickets) == ["HD-1002"]
     assert _refs(second.tickets) == ["HD-1004"]
