@@ -197,6 +197,54 @@ def test_the_local_clock_moves_forward_and_refuses_nonsense(desk_url: str) -> No
     assert "advance" in json.loads(body)["error"]["errors"]
 
 
+def agent_json(method: str, url: str, body: Any = None) -> Any:
+    status, _, answer = call(method, url, body, token=ADMIN_TOKEN)
+    assert status in (200, 201), answer
+    return json.loads(answer)
+
+
+def history_kinds_within(url: str, expected: int, seconds: float) -> tuple[list[str], float]:
+    """Poll the history until it has `expected` events; what it had and how long that took."""
+    started = time.monotonic()
+    kinds: list[str] = []
+    while time.monotonic() - started < seconds:
+        kinds = [e["kind"] for e in agent_json("GET", url)["events"]]
+        if len(kinds) >= expected:
+            break
+        time.sleep(0.05)
+    return kinds, time.monotonic() - started
+
+
+def test_history_is_up_to_date_about_a_second_after_a_change(desk_url: str) -> None:
+    ticket = open_ticket(desk_url, "History for the local run")
+    ticket_url = f"{desk_url}/tickets/{ticket['id']}"
+    agent_json(
+        "POST", f"{ticket_url}/transitions", {"to": "in_progress", "version": 1, "comment": "On it", "public": True}
+    )
+
+    kinds, waited = history_kinds_within(f"{ticket_url}/history", 3, seconds=5)
+
+    assert kinds == ["created", "status_changed", "reply"]
+    assert waited < 1.5, f"the stream took {waited:.2f} s to reach the history"
+    detail = agent_json("GET", ticket_url)
+    assert detail["sla"]["first_response"]["state"] == "met"
+    assert [s["key"] for s in detail["time_in_status"]] == ["submitted", "in_progress"]
+
+
+def test_advancing_the_local_clock_breaches_a_running_sla_timer(desk_url: str) -> None:
+    ticket = open_ticket(desk_url, "Nobody answers")
+    ticket_url = f"{desk_url}/tickets/{ticket['id']}"
+    before = agent_json("GET", ticket_url)["sla"]["first_response"]
+    assert before["state"] == "running"
+
+    agent_json("POST", f"{desk_url}/_local/clock", {"advance": "5d"})
+    after = agent_json("GET", ticket_url)["sla"]["first_response"]
+
+    assert before["breached"] is False
+    assert after["breached"] is True
+    assert after["remaining_seconds"] < 0
+
+
 def edit_all_at_once(desk_url: str, ticket_id: str, editors: int) -> list[int]:
     """`editors` PATCHes of version 1 released together; their HTTP statuses."""
     start = threading.Barrier(editors)

@@ -10,6 +10,7 @@ import pytest
 from chalice.test import Client
 
 from chalicelib import wiring
+from tests.streams import Stream
 
 
 class Api:
@@ -85,3 +86,9 @@ def api(admin_token: str) -> Iterator[Api]:
 
     with Client(app) as client:
         yield Api(client, admin_token)
+
+
+@pytest.fixture
+def stream(api: Api, aws: dict[str, str]) -> Stream:
+    """The tickets table's stream, processed by the real handler when a test drains it."""
+    return Stream(api.client, aws["TicketsTableStreamArn"])
