@@ -37,22 +37,23 @@ class Pipeline:
 
     def apply(self, change: Change) -> list[HistoryEvent]:
         """Record what `change` did; the events it derived (already recorded ones included)."""
+        config = self.config()
         if isinstance(change, TicketWritten):
-            derived = history.ticket_events(self.config(), change.old, change.new)
+            derived = history.ticket_events(config, change.old, change.new)
             ticket_id = change.new.id
         else:
             derived = [history.comment_event(change.comment)]
             ticket_id = change.comment.ticket_id
         if derived:
             self.events.add(derived)
-            self.refresh(ticket_id)
+            self.refresh(ticket_id, config)
         return derived
 
-    def refresh(self, ticket_id: str) -> sla.Tracker | None:
+    def refresh(self, ticket_id: str, config: DeskConfig | None = None) -> sla.Tracker | None:
         """Recompute a ticket's tracker from every event it has, so late or repeated records converge."""
         line = sla.timeline(ticket_id, self.events.all_events(ticket_id))
         if line is None:
             return None  # its creation has not arrived yet; that record will refresh it
-        tracker = sla.track(self.config(), line)
+        tracker = sla.track(config or self.config(), line)
         self.events.save_tracker(tracker)
         return tracker
