@@ -53,6 +53,7 @@ def main() -> None:
         outputs = create_stack(boto3.client("cloudformation"))
         os.environ["HELPDESK_TICKETS_TABLE"] = outputs["TicketsTableName"]
         os.environ["HELPDESK_DESK_TABLE"] = outputs["DeskTableName"]
+        os.environ["HELPDESK_EVENTS_TABLE"] = outputs["EventsTableName"]
         wiring.reset()
         _, token = wiring.desk().create_agent({"name": "Bench", "email": "bench@example.org", "role": "admin"})
         wiring.desk().seed_config()
@@ -91,6 +92,28 @@ def main() -> None:
                 status = step().status_code
                 detail = ", ".join(f"{op} {n}" for op, n in sorted(calls.items()))
                 print(f"{label:38} {sum(calls.values()):5}  {detail}  (HTTP {status})")
+            stream_cost(client, outputs["TicketsTableStreamArn"])
+
+
+def stream_cost(client: Client, stream_arn: str) -> None:
+    """The stream handler's DynamoDB calls per record, for the records the requests above wrote."""
+    from localdesk.streams import StreamReader
+
+    reader = StreamReader(boto3.client("dynamodbstreams"), stream_arn, "us-east-1")
+    records: list[dict[str, Any]] = []
+    while batch := reader.read():
+        records.extend(batch)
+    calls.clear()
+    answer = client.lambda_.invoke("ticket_changes", {"Records": records}).payload
+    per_record = sum(calls.values()) / len(records)
+    detail = ", ".join(f"{op} {n / len(records):.1f}" for op, n in sorted(calls.items()))
+    failed = len(answer["batchItemFailures"])
+    print(f"{'stream record (' + str(len(records)) + ' in one batch)':38} {per_record:5.1f}  {detail}  per record")
+    calls.clear()
+    client.lambda_.invoke("ticket_changes", {"Records": records})
+    again = sum(calls.values()) / len(records)
+    print(f"{'the same batch redelivered':38} {again:5.1f}  per record; every put refused by its condition")
+    print(f"failed records: {failed}")
 
 
 if __name__ == "__main__":
