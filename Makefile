@@ -3,17 +3,19 @@
 
 PYTHON ?= python3
 VENV ?= .venv
+STAGE ?= dev
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint format typecheck venv clean
+.PHONY: help run test lint format typecheck package venv clean
 
 help:
 	@echo "make run     run the whole desk on http://127.0.0.1:$${PORT:-8000} (moto as AWS, in memory)"
 	@echo "make test    lint, format check, type check and the test suite"
 	@echo "make lint    ruff check and ruff format --check"
 	@echo "make format  ruff format and ruff check --fix"
+	@echo "make package STAGE=prod   the deployable template and bundle in dist/STAGE (README: Deploying to AWS)"
 	@echo "make clean   remove .venv and caches"
 
 venv: $(STAMP)
@@ -53,6 +55,11 @@ typecheck: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# dist/$(STAGE)/sam.json + deployment.zip, for `aws cloudformation package` and `deploy`; linted before use.
+package: $(STAMP)
+	$(BIN)/python -m infra.package --stage $(STAGE) --out dist/$(STAGE)
+	$(BIN)/cfn-lint dist/$(STAGE)/sam.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
