@@ -89,7 +89,7 @@ class Timer:
     """One SLA clock as of the ticket's last change; `view` brings it up to a given moment.
 
     `elapsed` is the clock time used in the finished running stretches; while running, time since
-    `running_since` adds to it. `at_risk_at` and `breached_at` are when the used time passes the at-risk
+    `running_since` adds to it. `at_risk_at` and `breached_at` are when the used time reaches the at-risk
     share and the target: already past, or projected for the current stretch. A breach is the moment the
     used time goes beyond the target, so a timer met exactly on its due time is met in time.
     """
@@ -163,8 +163,9 @@ def _timer(
     risk = target * share
     for start, end in stretches:
         if at_risk_at is None:
+            # At risk once the share is reached, so a stretch ending right on that moment leaves the timer at risk.
             moment = deadline(calendar, clock, start, risk - used)
-            if moment is not None and (end is None or moment < end):
+            if moment is not None and (end is None or moment <= end):
                 at_risk_at = moment
         if breached_at is None:
             moment = deadline(calendar, clock, start, target - used)
