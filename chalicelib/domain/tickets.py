@@ -287,15 +287,22 @@ def remap_status(config: DeskConfig, ticket: Ticket, to: str, actor: Actor, now:
     return _moved(config, ticket, to, actor, now)
 
 
-def refresh_from_config(config: DeskConfig, ticket: Ticket, actor: Actor, priority: str | None = None) -> Ticket:
-    """Re-derive what a ticket stores from the configuration (rank, open or done) after it changed."""
+def refresh_from_config(
+    config: DeskConfig, ticket: Ticket, actor: Actor, priority: str | None = None, now: datetime | None = None
+) -> Ticket:
+    """Re-derive what a ticket stores from the configuration (rank, open or done) after it changed.
+
+    A new priority (a removed one mapped to another) is a change of the ticket, made `now`.
+    """
     key = priority or ticket.priority
+    moved = key != ticket.priority and now is not None
     return replace(
         ticket,
         priority=key,
         priority_rank=config.priority(key).rank,
         is_open=config.status(ticket.status).is_open,
         changed_by=actor.label,
+        updated_at=now if moved and now is not None else ticket.updated_at,
     )
 
 

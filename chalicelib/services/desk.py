@@ -264,7 +264,8 @@ class Desk:
                     self._save_refreshed(new, ticket, actor)
 
     def _save_refreshed(self, config: DeskConfig, ticket: Ticket, actor: Actor, priority: str | None = None) -> bool:
-        return self._rewrite(ticket.id, lambda fresh: rules.refresh_from_config(config, fresh, actor, priority))
+        now = self.clock.now()
+        return self._rewrite(ticket.id, lambda fresh: rules.refresh_from_config(config, fresh, actor, priority, now))
 
     def _rewrite(self, ticket_id: str, change: Callable[[Ticket], Ticket | None], attempts: int = 5) -> bool:
         """Apply an administrative change to the latest copy of a ticket, retrying if an agent saves it meanwhile."""
