@@ -84,3 +84,14 @@ curl -s -X PATCH "$DESK/tickets/$late" -H "$AUTH" -H "$JSON" -d "$body" | field 
 show "curl -s '$DESK/tickets?status=in_progress' -H '$AUTH'"
 curl -s "$DESK/tickets?status=in_progress" -H "$AUTH" \
   | field '"\n".join("%-8s %-9s opened %s  %s" % (t["ref"], t["priority"]["label"], t["created_at"][11:19], t["subject"]) for t in d["tickets"])'
+
+echo; echo "== 6. History and SLA timers, kept by the stream pipeline"
+sleep 1  # the local run processes the stream within about a second of a write
+show "curl -s $DESK/tickets/$consult/history -H '$AUTH'"
+curl -s "$DESK/tickets/$consult/history" -H "$AUTH" \
+  | field '"\n".join(e["at"][11:19] + "  " + e["kind"] + ("  " + e["from"]["label"] + " -> " + e["to"]["label"] if e["kind"] == "status_changed" else "") for e in d["events"])'
+show "curl -s -X POST $DESK/_local/clock -H '$JSON' -d '{\"advance\": \"3d\"}'   # three days pass"
+curl -s -X POST "$DESK/_local/clock" -H "$JSON" -d '{"advance": "3d"}' >/dev/null
+show "curl -s $DESK/tickets/$late -H '$AUTH'   # the critical ticket's timers"
+curl -s "$DESK/tickets/$late" -H "$AUTH" \
+  | field '"\n".join(k + ": " + t["state"] + (", breached" if t["breached"] else "") for k, t in d["sla"].items())'

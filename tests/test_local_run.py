@@ -309,5 +309,9 @@ def test_the_documented_walkthrough_runs_against_the_local_desk(own_run: LocalRu
     assert "may: Approve estimate, Decline estimate" in transcript
     assert "last comment by requester: Go ahead." in transcript
     assert '"code": "stale_version"' in transcript
-    queue_lines = transcript.rstrip().splitlines()[-3:]
+    queue_section, history_section = transcript.split("== 5.", 1)[1].split("== 6.", 1)
+    queue_lines = queue_section.rstrip().splitlines()[-3:]
     assert "Critical" in queue_lines[0], transcript
+    assert "status_changed  Estimate pending client approval -> Approved for action" in history_section
+    assert "first_response: running, breached" in history_section
+    assert "resolution: running, breached" in history_section
