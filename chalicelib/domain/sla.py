@@ -186,14 +186,7 @@ def track(config: DeskConfig, line: Timeline) -> Tracker:
     calendar = config.sla.calendar
     totals: dict[str, StatusTime] = {}
     for period in line.periods[:-1]:
-        end = period.end or period.start
-        known = totals.get(period.status, StatusTime(period.status, 0, ZERO, ZERO))
-        totals[period.status] = StatusTime(
-            period.status,
-            known.visits + 1,
-            known.wall + (end - period.start),
-            known.business + business_time(calendar, period.start, end),
-        )
+        _add_stay(totals, calendar, period.status, period.start, period.end or period.start)
     current = line.current
     timers: list[Timer] = []
     target = config.sla.targets.get(line.priority)
@@ -287,12 +280,17 @@ def view(calendar: BusinessCalendar, timer: Timer, now: datetime) -> TimerView:
 def time_in_status(calendar: BusinessCalendar, tracker: Tracker, now: datetime) -> list[StatusTime]:
     """Accumulated time per status, the current stay counted up to `now`; in order of first visit."""
     totals = {s.status: s for s in tracker.time_in_status}
-    stay_end = max(now, tracker.status_since)
-    known = totals.get(tracker.status, StatusTime(tracker.status, 0, ZERO, ZERO))
-    totals[tracker.status] = StatusTime(
-        tracker.status,
-        known.visits + 1,
-        known.wall + (stay_end - tracker.status_since),
-        known.business + business_time(calendar, tracker.status_since, stay_end),
-    )
+    _add_stay(totals, calendar, tracker.status, tracker.status_since, max(now, tracker.status_since))
     return list(totals.values())
+
+
+def _add_stay(
+    totals: dict[str, StatusTime], calendar: BusinessCalendar, status: str, start: datetime, end: datetime
+) -> None:
+    known = totals.get(status, StatusTime(status, 0, ZERO, ZERO))
+    totals[status] = StatusTime(
+        status,
+        known.visits + 1,
+        known.wall + (end - start),
+        known.business + business_time(calendar, start, end),
+    )
