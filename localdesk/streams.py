@@ -66,8 +66,7 @@ def deliver(handler: Callable[[dict[str, Any]], Any], records: list[dict[str, An
         if not failed:
             return []
         numbers = [r["dynamodb"]["SequenceNumber"] for r in pending]
-        first = min(numbers.index(n) for n in failed if n in numbers) if any(n in numbers for n in failed) else 0
-        pending = pending[first:]
+        pending = pending[min((numbers.index(n) for n in failed if n in numbers), default=0) :]
     logger.error("stream records failed %d times and were skipped: %s", ATTEMPTS, ", ".join(failed))
     return failed
 

@@ -28,7 +28,7 @@ from chalicelib.adapters.records import (
 )
 from chalicelib.domain.agents import Agent
 from chalicelib.domain.errors import StaleVersionError
-from chalicelib.domain.tickets import Comment, Ticket
+from chalicelib.domain.tickets import Comment, Ticket, stamp
 from chalicelib.services.ports import (
     IdempotencyClaim,
     IdempotencyKeyTaken,
@@ -49,7 +49,7 @@ def _state(ticket: Ticket) -> str:
 
 def queue_sort(ticket: Ticket) -> str:
     """Priority rank, then age, then id: the queue order, as one string every queue index sorts by."""
-    return f"{ticket.priority_rank:02d}#{ticket.created_at.strftime('%Y-%m-%dT%H:%M:%S.%fZ')}#{ticket.id}"
+    return f"{ticket.priority_rank:02d}#{stamp(ticket.created_at)}#{ticket.id}"
 
 
 def _index_keys(ticket: Ticket) -> dict[str, Any]:
@@ -160,7 +160,7 @@ SAVED_ATTRIBUTES = (
 def _comment_record(comment: Comment) -> CommentRecord:
     return CommentRecord(
         pk=comment.ticket_id,
-        sk=f"comment#{comment.created_at.strftime('%Y-%m-%dT%H:%M:%S.%fZ')}#{comment.id}",
+        sk=f"comment#{stamp(comment.created_at)}#{comment.id}",
         id=comment.id,
         body=comment.body,
         public=comment.public,

@@ -12,6 +12,7 @@ from pynamodb.expressions.condition import Condition
 from chalicelib.adapters.records import EventRecord, TrackerRecord
 from chalicelib.domain.history import HistoryEvent
 from chalicelib.domain.sla import StatusTime, Timer, Tracker
+from chalicelib.domain.tickets import stamp
 from chalicelib.services.ports import HistoryPage
 
 EVENT_PREFIX = "ev#"
@@ -25,7 +26,7 @@ def _is_condition_failure(error: Exception) -> bool:
 
 
 def _stamp(moment: datetime | None) -> str | None:
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if moment else None
+    return stamp(moment) if moment else None
 
 
 def _moment(text: Any) -> datetime | None:

@@ -8,7 +8,7 @@ from typing import Any
 
 from chalicelib.domain.calendar import business_time
 from chalicelib.domain.config import DeskConfig
-from chalicelib.domain.tickets import AGENT, Comment, Ticket
+from chalicelib.domain.tickets import AGENT, Comment, Ticket, stamp
 
 CREATED = "created"
 STATUS_CHANGED = "status_changed"
@@ -33,10 +33,6 @@ ORDER = {
 EXCERPT_LIMIT = 280
 
 
-def _stamp(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 @dataclass(frozen=True)
 class HistoryEvent:
     """One immutable change. `key` is unique per ticket and sorts the history: a redelivery rewrites the same key."""
@@ -53,7 +49,7 @@ def _event(ticket: Ticket, kind: str, data: dict[str, Any]) -> HistoryEvent:
     at = ticket.status_since if kind == STATUS_CHANGED else ticket.updated_at
     if kind == CREATED:
         at = ticket.created_at
-    key = f"{_stamp(at)}#{ticket.version:010d}#{ORDER[kind]}"
+    key = f"{stamp(at)}#{ticket.version:010d}#{ORDER[kind]}"
     return HistoryEvent(ticket_id=ticket.id, key=key, kind=kind, at=at, actor=ticket.changed_by, data=data)
 
 
@@ -88,7 +84,7 @@ def ticket_events(config: DeskConfig, old: Ticket | None, new: Ticket) -> list[H
                     "to": new.status,
                     "from_category": config.status(old.status).category,
                     "to_category": config.status(new.status).category,
-                    "since": _stamp(old.status_since),
+                    "since": stamp(old.status_since),
                     "wall_seconds": _seconds(new.status_since - old.status_since),
                     "business_seconds": _seconds(business_time(calendar, old.status_since, new.status_since)),
                 },
@@ -122,7 +118,7 @@ def comment_event(comment: Comment) -> HistoryEvent:
     return HistoryEvent(
         ticket_id=comment.ticket_id,
         # "c" sorts after the digits of a ticket write's version: a comment made with a transition follows it.
-        key=f"{_stamp(comment.created_at)}#c#{comment.id}",
+        key=f"{stamp(comment.created_at)}#c#{comment.id}",
         kind=kind,
         at=comment.created_at,
         actor=f"{comment.author_role}:{comment.author_id}",

@@ -26,6 +26,11 @@ AGENT = "agent"
 REQUESTER = "requester"
 
 
+def stamp(moment: datetime) -> str:
+    """An instant as stored and shown: UTC, microseconds, "Z"; these strings sort as the instants do."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 @dataclass(frozen=True)
 class Actor:
     """Who makes a change: an agent (by id) or the ticket's requester."""

@@ -434,7 +434,8 @@ class Desk:
             raise NotFoundError(f"no ticket {id_or_ref!r}")
         ticket, comments = found
         config = self.config()
-        state = self._sla_states(config, [ticket], {ticket.id: self.events.tracker(ticket.id)}).get(ticket.id)
+        tracker = self.events.tracker(ticket.id)
+        state = self._sla_states(config, [ticket], {ticket.id: tracker} if tracker else {}).get(ticket.id)
         return TicketDetail(ticket, comments, rules.allowed_transitions(config, ticket, AGENT), config, state)
 
     def history(self, id_or_ref: str, limit: str | None, cursor: str | None) -> tuple[Ticket, HistoryPage, str | None]:
@@ -452,7 +453,7 @@ class Desk:
         return ticket, page, _encode_cursor(page.next_after) if page.next_after else None
 
     def _sla_states(
-        self, config: DeskConfig, tickets: list[Ticket], trackers: dict[str, sla.Tracker | None]
+        self, config: DeskConfig, tickets: list[Ticket], trackers: dict[str, sla.Tracker]
     ) -> dict[str, SlaState]:
         """Each ticket's SLA state now. A ticket the pipeline has not seen yet is known exactly from the
         ticket item while it is unchanged since opening; otherwise it has no state until the pipeline catches up."""
@@ -549,7 +550,7 @@ class Desk:
             )
         )
         cursor = _encode_cursor(page.next_after) if page.next_after else None
-        trackers: dict[str, sla.Tracker | None] = dict(self.events.trackers([t.id for t in page.tickets]))
+        trackers = self.events.trackers([t.id for t in page.tickets])
         return Queue(page, cursor, self._sla_states(config, page.tickets, trackers), config)
 
     def backlog(self) -> dict[str, Any]:

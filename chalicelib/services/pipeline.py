@@ -49,11 +49,11 @@ class Pipeline:
             self.refresh(ticket_id, config)
         return derived
 
-    def refresh(self, ticket_id: str, config: DeskConfig | None = None) -> sla.Tracker | None:
+    def refresh(self, ticket_id: str, config: DeskConfig) -> sla.Tracker | None:
         """Recompute a ticket's tracker from every event it has, so late or repeated records converge."""
         line = sla.timeline(ticket_id, self.events.all_events(ticket_id))
         if line is None:
             return None  # its creation has not arrived yet; that record will refresh it
-        tracker = sla.track(config or self.config(), line)
+        tracker = sla.track(config, line)
         self.events.save_tracker(tracker)
         return tracker

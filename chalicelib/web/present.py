@@ -9,14 +9,14 @@ from chalicelib.domain.agents import Agent
 from chalicelib.domain.config import DeskConfig, Transition
 from chalicelib.domain.history import STATUS_CHANGED, HistoryEvent
 from chalicelib.domain.sla import StatusTime, TimerView
-from chalicelib.domain.tickets import Comment, Ticket
+from chalicelib.domain.tickets import Comment, Ticket, stamp
 
 if TYPE_CHECKING:
     from chalicelib.services.desk import SlaState
 
 
 def when(moment: datetime | None) -> str | None:
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if moment else None
+    return stamp(moment) if moment else None
 
 
 def _status(config: DeskConfig, key: str) -> dict[str, str]:

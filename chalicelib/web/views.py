@@ -261,11 +261,7 @@ def list_tickets(request: Request) -> Response:
 
 @handled
 def get_ticket(request: Request, ticket_id: str) -> Response:
-    agent = signed_in_agent(request)
-    detail = wiring.desk().ticket_detail(ticket_id, agent)
-    return json_response(
-        present.ticket_detail(detail.config, detail.ticket, detail.comments, detail.allowed, detail.sla)
-    )
+    return _detail(ticket_id, signed_in_agent(request))
 
 
 @handled
@@ -296,7 +292,8 @@ def ticket_history(request: Request, ticket_id: str) -> Response:
     ticket, page, cursor = desk.history(ticket_id, query(request, "limit"), query(request, "cursor"))
     names = {f"agent:{a.id}": a.name for a in desk.list_agents()}
     names[f"requester:{ticket.requester_email}"] = ticket.requester_name
-    events = [present.history_event(desk.config(), e, names) for e in page.events]
+    config = desk.config()
+    events = [present.history_event(config, e, names) for e in page.events]
     return json_response({"events": events, "next_cursor": cursor})
 
 
