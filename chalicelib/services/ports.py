@@ -151,3 +151,32 @@ class EventStore(Protocol):
 
 class IdempotencyKeyTaken(Exception):
     """A concurrent request claimed the same idempotency key first."""
+
+
+class MailNotSent(Exception):
+    """The mail provider did not take a message (throttled, rejected, unreachable); `reason` says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Mailer(Protocol):
+    def send(self, sender: str, to: str, raw: bytes) -> str:
+        """Send one raw MIME message; the provider's message id. Raises MailNotSent on any failure."""
+
+
+@dataclass(frozen=True)
+class SentMail:
+    """A mail the provider accepted, as an observer (the local run) is told of it."""
+
+    key: str
+    ticket_id: str
+    kind: str
+    to: str
+    subject: str
+    text: str
+    html: str
+    raw: bytes
+    message_id: str
+    sent_at: datetime
