@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from chalice.app import Chalice, DynamoDBEvent, Request, Response
+from chalice.app import Chalice, CloudWatchEvent, DynamoDBEvent, Rate, Request, Response
 
-from chalicelib import stream
+from chalicelib import jobs, stream
 from chalicelib.adapters.settings import tickets_stream_arn
 from chalicelib.web import views
 
@@ -94,6 +94,26 @@ def comment_ticket(ticket_id: str) -> Response:
     return views.comment_ticket(request(), ticket_id)
 
 
+@app.route("/surveys/{token}", methods=["GET"])
+def survey_page(token: str) -> Response:
+    return views.survey_page(request(), token)
+
+
+@app.route("/surveys/{token}", methods=["POST"], content_types=PUBLIC_BODY)
+def answer_survey(token: str) -> Response:
+    return views.answer_survey(request(), token)
+
+
+@app.route("/unsubscribe/{token}", methods=["GET"])
+def unsubscribe_page(token: str) -> Response:
+    return views.unsubscribe_page(request(), token)
+
+
+@app.route("/unsubscribe/{token}", methods=["POST"], content_types=[*PUBLIC_BODY, "multipart/form-data", "text/plain"])
+def unsubscribe(token: str) -> Response:
+    return views.unsubscribe(request(), token)
+
+
 @app.route("/queues", methods=["GET"])
 def queues() -> Response:
     return views.queues(request())
@@ -107,6 +127,16 @@ def get_config() -> Response:
 @app.route("/admin/config", methods=["PUT"])
 def put_config() -> Response:
     return views.put_config(request())
+
+
+@app.route("/admin/outbox", methods=["GET"])
+def list_outbox() -> Response:
+    return views.list_outbox(request())
+
+
+@app.route("/admin/outbox/retry", methods=["POST"])
+def retry_outbox() -> Response:
+    return views.retry_outbox(request())
 
 
 @app.route("/admin/agents", methods=["GET"])
@@ -133,3 +163,27 @@ def revoke_agent(agent_id: str) -> Response:
 def ticket_changes(event: DynamoDBEvent) -> dict[str, Any]:
     """History, SLA timers and time in status from the tickets table's stream; failures are reported per record."""
     return stream.handle_batch(event)
+
+
+@app.schedule(Rate(1, unit=Rate.HOURS), name="stale_sweep")
+def stale_sweep(event: CloudWatchEvent) -> dict[str, Any]:
+    """Reminders for tickets left in a status too long, and the configured move after the last one."""
+    return jobs.run("stale_sweep")
+
+
+@app.schedule(Rate(5, unit=Rate.MINUTES), name="sla_sweep")
+def sla_sweep(event: CloudWatchEvent) -> dict[str, Any]:
+    """Warns when an SLA timer is at risk and alerts when it breaches, once per timer."""
+    return jobs.run("sla_sweep")
+
+
+@app.schedule(Rate(15, unit=Rate.MINUTES), name="survey_sender")
+def survey_sender(event: CloudWatchEvent) -> dict[str, Any]:
+    """One satisfaction survey per ticket, a while after it is done."""
+    return jobs.run("survey_sender")
+
+
+@app.schedule(Rate(5, unit=Rate.MINUTES), name="outbox_retry")
+def outbox_retry(event: CloudWatchEvent) -> dict[str, Any]:
+    """Sends again, with back-off, the mail SES did not take; gives up visibly after a bounded number of tries."""
+    return jobs.run("outbox_retry")

@@ -10,12 +10,23 @@ from chalicelib.services.desk import Desk
 from chalicelib.services.ports import Clock
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from chalicelib.services.jobs import Jobs
+    from chalicelib.services.mailing import Notifier, Postman
     from chalicelib.services.pipeline import Pipeline
+    from chalicelib.services.ports import SentMail
+    from chalicelib.services.surveys import Surveys
 
 _settings: Settings | None = None
 _desk: Desk | None = None
 _pipeline: Pipeline | None = None
 _clock: Clock | None = None
+_on_sent: Callable[[SentMail], None] | None = None
+_mail: tuple[Postman, Notifier] | None = None
+_jobs: Jobs | None = None
+_surveys: Surveys | None = None
+LOCAL_URL = "http://127.0.0.1:8000"
 
 
 def settings() -> Settings:
@@ -41,18 +52,65 @@ def desk() -> Desk:
     return _desk
 
 
+def mail() -> tuple[Postman, Notifier]:
+    """The outbox, SES and the templates; imported only by the handlers that send mail."""
+    global _mail
+    if _mail is None:
+        from chalicelib.adapters.outbox import DynamoOutboxStore
+        from chalicelib.adapters.ses import SesMailer
+        from chalicelib.mail.compose import TemplateComposer
+        from chalicelib.services.mailing import Links, Notifier, Postman
+
+        config = settings()
+        built = desk()
+        mailer = SesMailer(config.region, config.ses_configuration_set)
+        postman = Postman(
+            DynamoOutboxStore(), mailer, TemplateComposer(), built.clock, config.sender_email, on_sent=_on_sent
+        )
+        links = Links(config.public_url or LOCAL_URL, built.store.signing_secret, built.clock)
+        _mail = (postman, Notifier(built.store, postman, links, built.clock))
+    return _mail
+
+
 def pipeline() -> Pipeline:
     """The stream pipeline, reading the desk's configuration through the same (cached) desk."""
     global _pipeline
     if _pipeline is None:
+        from chalicelib.adapters.agenda import DynamoAgendaStore
         from chalicelib.services.pipeline import Pipeline
 
         built = desk()
-        _pipeline = Pipeline(built.events, built.config)
+        _pipeline = Pipeline(built.events, built.config, built.tickets, mail()[1], DynamoAgendaStore())
     return _pipeline
 
 
-def reset(clock: Clock | None = None) -> None:
-    """Forget the built services and settings (tests and the local run rebuild them from a new environment)."""
-    global _settings, _desk, _pipeline, _clock
-    _settings, _desk, _pipeline, _clock = None, None, None, clock
+def jobs() -> Jobs:
+    global _jobs
+    if _jobs is None:
+        from chalicelib.adapters.agenda import DynamoAgendaStore
+        from chalicelib.adapters.surveys import DynamoOptOutStore
+        from chalicelib.services.jobs import Jobs
+
+        postman, notifier = mail()
+        _jobs = Jobs(desk(), DynamoAgendaStore(), notifier, postman, DynamoOptOutStore())
+    return _jobs
+
+
+def surveys() -> Surveys:
+    global _surveys
+    if _surveys is None:
+        from chalicelib.adapters.surveys import DynamoOptOutStore, DynamoSurveyStore
+        from chalicelib.services.surveys import Surveys
+
+        _surveys = Surveys(desk(), DynamoSurveyStore(), DynamoOptOutStore())
+    return _surveys
+
+
+def reset(clock: Clock | None = None, on_sent: Callable[[SentMail], None] | None = None) -> None:
+    """Forget the built services and settings (tests and the local run rebuild them from a new environment).
+
+    `on_sent` is told of every mail SES accepted (the local run lists them and writes .eml files).
+    """
+    global _settings, _desk, _pipeline, _clock, _on_sent, _mail, _jobs, _surveys
+    _settings, _desk, _pipeline, _clock, _on_sent = None, None, None, clock, on_sent
+    _mail, _jobs, _surveys = None, None, None

@@ -24,13 +24,24 @@ CHALICE_DIR = ROOT / ".chalice"
 
 FUNCTION = "AWS::Serverless::Function"
 ROLE = "AWS::IAM::Role"
+REST_API = "AWS::Serverless::Api"
+# The mail side of a deployed desk: SES's bounce and complaint handling (configuration set -> SNS topic).
+MAIL_CONFIGURATION_SET = "MailConfigurationSet"
+MAIL_EVENTS_TOPIC = "MailEventsTopic"
+# CloudFormation takes the SES v1 spelling of event types (lower camel case).
+MAIL_EVENT_TYPES = ["bounce", "complaint", "reject", "deliveryDelay"]
 # What every Lambda function of the package is given, next to its stage's variables from .chalice/config.json.
 FUNCTION_ENVIRONMENT: Json = {
     "HELPDESK_TICKETS_TABLE": {"Ref": "TicketsTable"},
     "HELPDESK_DESK_TABLE": {"Ref": "DeskTable"},
     "HELPDESK_EVENTS_TABLE": {"Ref": "EventsTable"},
     "HELPDESK_TICKETS_STREAM_ARN": {"Fn::GetAtt": ["TicketsTable", "StreamArn"]},
+    "HELPDESK_SENDER_EMAIL": {"Ref": "SenderEmail"},
+    "HELPDESK_SES_CONFIGURATION_SET": {"Ref": MAIL_CONFIGURATION_SET},
 }
+# Also set on every function, to a value that depends on the function (see public_url).
+PUBLIC_URL_VARIABLE = "HELPDESK_PUBLIC_URL"
+PACKAGED_VARIABLES = {*FUNCTION_ENVIRONMENT, PUBLIC_URL_VARIABLE}
 LOG_RETENTION_DAYS = 30
 # The only stream the app reads; app.py names it STREAM_PLACEHOLDER when packaged (HELPDESK_TICKETS_STREAM_ARN unset).
 STREAM_TABLE = "TicketsTable"
@@ -44,8 +55,16 @@ STREAM_FAILURE_HANDLING: Json = {
     "MaximumRecordAgeInSeconds": 3600,
     "DestinationConfig": {"OnFailure": {"Destination": {"Fn::GetAtt": [DEAD_LETTER_QUEUE, "Arn"]}}},
 }
-FORBIDDEN_ACTIONS = {"*", "dynamodb:*", "dynamodb:scan"}
+FORBIDDEN_ACTIONS = {"*", "dynamodb:*", "dynamodb:scan", "ses:*"}
 SUB_NAME = re.compile(r"\$\{([^}!][^}]*)\}")
+# Names a written policy may use in `${...}` next to the template's resources and parameters: values the package
+# computes. A desk may verify the sender's whole domain with SES instead of the address.
+SUB_VARIABLES: Json = {"SenderDomain": {"Fn::Select": [1, {"Fn::Split": ["@", {"Ref": "SenderEmail"}]}]}}
+# The only resources SES may be used on: the sender's identities (address, domain) and the configuration set.
+SES_RESOURCE = re.compile(
+    r"^arn:\$\{AWS::Partition\}:ses:\$\{AWS::Region\}:\$\{AWS::AccountId\}:"
+    r"(identity|configuration-set)/\$\{[A-Za-z0-9]+\}$"
+)
 
 
 class PackagingError(Exception):
@@ -59,12 +78,100 @@ def deploy_parameters() -> Json:
             "Default": "",
             "Description": "An SNS topic told when stream records land in the dead-letter queue (empty: none).",
             "AllowedPattern": "^(arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_.-]+)?$",
-        }
+        },
+        "PublicUrl": {
+            "Type": "String",
+            "Default": "",
+            "Description": "The desk's public base URL, e.g. a custom domain https://desk.example.org "
+            "(empty: the API Gateway stage URL).",
+            "AllowedPattern": "^(https://[^\\s/]+(/[^\\s]*)?)?$",
+            "ConstraintDescription": "empty, or an https:// URL",
+        },
+        "AlertEmail": {
+            "Type": "String",
+            "Default": "",
+            "Description": "An address subscribed to the mail events topic (bounces, complaints, rejects, delays); "
+            "SNS mails it a confirmation link first (empty: no subscription).",
+            "AllowedPattern": "^([^@\\s]+@[^@\\s]+\\.[^@\\s]+)?$",
+            "ConstraintDescription": "empty, or an email address",
+        },
+    }
+
+
+def deploy_conditions() -> Json:
+    return {
+        "HasAlarmTopic": {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmTopicArn"}, ""]}]},
+        "HasAlertEmail": {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlertEmail"}, ""]}]},
+        "HasPublicUrl": {"Fn::Not": [{"Fn::Equals": [{"Ref": "PublicUrl"}, ""]}]},
+    }
+
+
+def _mail_resources() -> Json:
+    """SES's configuration set and where its bounce, complaint, reject and delay events go (an SNS topic)."""
+    ses = "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}"
+    configuration_set_arn = f"{ses}:configuration-set/${{{MAIL_CONFIGURATION_SET}}}"
+    return {
+        MAIL_CONFIGURATION_SET: {
+            "Type": "AWS::SES::ConfigurationSet",
+            "Properties": {
+                "SuppressionOptions": {"SuppressedReasons": ["BOUNCE", "COMPLAINT"]},
+                "ReputationOptions": {"ReputationMetricsEnabled": True},
+            },
+        },
+        MAIL_EVENTS_TOPIC: {"Type": "AWS::SNS::Topic", "Properties": {"DisplayName": "Help desk mail events"}},
+        "MailEventsTopicPolicy": {
+            "Type": "AWS::SNS::TopicPolicy",
+            "Properties": {
+                "Topics": [{"Ref": MAIL_EVENTS_TOPIC}],
+                "PolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Sid": "SesPublishesTheDesksMailEvents",
+                            "Effect": "Allow",
+                            "Principal": {"Service": "ses.amazonaws.com"},
+                            "Action": "sns:Publish",
+                            "Resource": {"Ref": MAIL_EVENTS_TOPIC},
+                            "Condition": {
+                                "StringEquals": {"AWS:SourceAccount": {"Ref": "AWS::AccountId"}},
+                                "ArnLike": {"AWS:SourceArn": {"Fn::Sub": configuration_set_arn}},
+                            },
+                        }
+                    ],
+                },
+            },
+        },
+        "MailEventsDestination": {
+            "Type": "AWS::SES::ConfigurationSetEventDestination",
+            "DependsOn": "MailEventsTopicPolicy",
+            "Properties": {
+                "ConfigurationSetName": {"Ref": MAIL_CONFIGURATION_SET},
+                "EventDestination": {
+                    "Name": "mail-problems",
+                    "Enabled": True,
+                    "MatchingEventTypes": MAIL_EVENT_TYPES,
+                    "SnsDestination": {"TopicARN": {"Ref": MAIL_EVENTS_TOPIC}},
+                },
+            },
+        },
+        "MailEventsAlertSubscription": {
+            "Type": "AWS::SNS::Subscription",
+            "Condition": "HasAlertEmail",
+            "Properties": {
+                "TopicArn": {"Ref": MAIL_EVENTS_TOPIC},
+                "Protocol": "email",
+                "Endpoint": {"Ref": "AlertEmail"},
+            },
+        },
     }
 
 
 def deploy_resources() -> Json:
-    """What only a deployed desk has: the stream's dead-letter queue and its alarm."""
+    """What only a deployed desk has: the stream's dead-letter queue and its alarm, SES's configuration set and topic.
+
+    moto's CloudFormation (the tests, `make run`) builds none of the SES and SNS subscription resources (it skips
+    them with a warning), so they are here rather than in infra/template.json.
+    """
     return {
         DEAD_LETTER_QUEUE: {
             "Type": "AWS::SQS::Queue",
@@ -86,16 +193,99 @@ def deploy_resources() -> Json:
                 "AlarmActions": {"Fn::If": ["HasAlarmTopic", [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS::NoValue"}]},
             },
         },
+        **_mail_resources(),
     }
 
 
 def deploy_outputs() -> Json:
-    return {"StreamDeadLetterQueueUrl": {"Value": {"Ref": DEAD_LETTER_QUEUE}}}
+    return {
+        "StreamDeadLetterQueueUrl": {"Value": {"Ref": DEAD_LETTER_QUEUE}},
+        "MailConfigurationSetName": {"Value": {"Ref": MAIL_CONFIGURATION_SET}},
+        "MailEventsTopicArn": {"Value": {"Ref": MAIL_EVENTS_TOPIC}},
+    }
+
+
+def _referenced(value: Any) -> set[str]:
+    """The logical names a template fragment refers to (Ref, Fn::GetAtt, Fn::Sub), pseudo parameters included."""
+    names: set[str] = set()
+    if isinstance(value, list):
+        for item in value:
+            names |= _referenced(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if key == "Ref" and isinstance(item, str):
+                names.add(item)
+            elif key == "Fn::GetAtt":
+                names.add(item[0] if isinstance(item, list) else str(item).split(".")[0])
+            elif key == "Fn::Sub":
+                text = item[0] if isinstance(item, list) else item
+                names |= {name.split(".")[0] for name in SUB_NAME.findall(text)} - set(
+                    item[1] if isinstance(item, list) else {}
+                )
+            names |= _referenced(item)
+    return names
+
+
+def rest_api(template: Json) -> tuple[str, Json] | None:
+    """The REST API Chalice made for the routes (None for an app without routes)."""
+    apis = list(_resources_of(template, REST_API))
+    if len(apis) > 1:
+        raise PackagingError(f"more than one REST API ({', '.join(n for n, _ in apis)}): which is the desk's URL?")
+    return apis[0] if apis else None
+
+
+def desk_url(template: Json) -> Json:
+    """The base URL of the desk's links: the PublicUrl parameter, or else the REST API's stage URL."""
+    found = rest_api(template)
+    if found is None:
+        return {"Ref": "PublicUrl"}
+    name, api = found
+    stage = api["Properties"]["StageName"]
+    stage_url = f"https://${{{name}}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}/{stage}"
+    return {"Fn::If": ["HasPublicUrl", {"Ref": "PublicUrl"}, {"Fn::Sub": stage_url}]}
+
+
+def public_url(template: Json, function: str) -> Json:
+    """The function's HELPDESK_PUBLIC_URL: desk_url, except for a function the REST API refers to.
+
+    That one (the API handler, an authorizer) cannot refer back to the API: CloudFormation would find a circular
+    dependency (the API's definition names the function's ARN). It gets the PublicUrl parameter alone; when that is
+    empty, the API handler takes the URL from the request it answers (the same stage URL).
+    """
+    found = rest_api(template)
+    if found is not None and function in _referenced(found[1]):
+        return {"Ref": "PublicUrl"}
+    return desk_url(template)
+
+
+def function_environment(template: Json, function: str) -> Json:
+    """Every variable the package gives the function (its stage's own come from .chalice/config.json)."""
+    return {**copy.deepcopy(FUNCTION_ENVIRONMENT), PUBLIC_URL_VARIABLE: public_url(template, function)}
+
+
+def _chalice_config(chalice_dir: Path) -> Json:
+    config: Json = json.loads((chalice_dir / "config.json").read_text())
+    return config
+
+
+def stage_environment_problems(stage: str, chalice_dir: Path = CHALICE_DIR) -> list[str]:
+    """Variables .chalice/config.json must leave to the package (it would overwrite them without a word)."""
+    config = _chalice_config(chalice_dir)
+    stage_config = config.get("stages", {}).get(stage, {})
+    places: list[tuple[str, Json]] = [("config.json", config), (f"stage {stage}", stage_config)]
+    for where, scope in list(places):
+        places += [(f"{where}, function {n}", f) for n, f in scope.get("lambda_functions", {}).items()]
+    return [
+        f"{where} sets {name}: the package sets it (from the stack's resources and parameters)"
+        for where, settings in places
+        for name in settings.get("environment_variables", {})
+        if name in PACKAGED_VARIABLES
+    ]
 
 
 def stage_policy(stage: str, chalice_dir: Path = CHALICE_DIR) -> Json:
     """The stage's written policy (its iam_policy_file in .chalice/config.json): the actions the app needs."""
-    config = json.loads((chalice_dir / "config.json").read_text())
+    config = _chalice_config(chalice_dir)
     if stage not in config.get("stages", {}):
         raise PackagingError(f"no stage {stage!r} in {chalice_dir / 'config.json'}")
     stage_config = config["stages"][stage]
@@ -118,17 +308,24 @@ def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
+def _sub(text: str) -> Json:
+    """The Fn::Sub a `${...}` string reads as; names of SUB_VARIABLES get their computed value."""
+    computed = {name: copy.deepcopy(SUB_VARIABLES[name]) for name in SUB_NAME.findall(text) if name in SUB_VARIABLES}
+    return {"Fn::Sub": [text, computed] if computed else text}
+
+
 def packaged_policy(document: Json) -> Json:
-    """The written policy with each `${Resource.Attr}` resource made the Fn::Sub it reads as."""
+    """The written policy with each `${Resource.Attr}` (or `${SenderDomain}`) resource made the Fn::Sub it reads as."""
     packaged = copy.deepcopy(document)
     for statement in _statements(packaged):
-        resources = [{"Fn::Sub": r} if isinstance(r, str) and "${" in r else r for r in _as_list(statement["Resource"])]
+        resources = [_sub(r) if isinstance(r, str) and "${" in r else r for r in _as_list(statement["Resource"])]
         statement["Resource"] = resources if isinstance(statement["Resource"], list) else resources[0]
     return packaged
 
 
 def policy_problems(document: Json, names: set[str]) -> list[str]:
-    """What a written policy must not do: scan, wildcards on DynamoDB, or name a resource the template lacks."""
+    """What a written policy must not do: scan, wildcards on DynamoDB, SES on anything but the sender's identities and
+    the configuration set, or name a resource the template lacks."""
     problems = []
     for index, statement in enumerate(_statements(document)):
         where = statement.get("Sid") or f"statement {index}"
@@ -140,8 +337,12 @@ def policy_problems(document: Json, names: set[str]) -> list[str]:
                 continue
             if any(a.startswith("dynamodb:") for a in actions) and not resource.startswith("${"):
                 problems.append(f"{where}: DynamoDB resource {resource!r} is not one of the template's (${{Name.Arn}})")
+            if any(a.startswith("ses:") for a in actions) and not SES_RESOURCE.match(resource):
+                problems.append(
+                    f"{where}: SES resource {resource!r} is not an identity or configuration set (${{Name}})"
+                )
             for name in SUB_NAME.findall(resource):
-                if not name.startswith("AWS::") and name.split(".")[0] not in names:
+                if not name.startswith("AWS::") and name.split(".")[0] not in names | set(SUB_VARIABLES):
                     problems.append(f"{where}: {resource!r} names {name.split('.')[0]!r}, not in the template")
     return problems
 
@@ -165,10 +366,7 @@ def build_overlay(chalice_template: Json, infra: Json, policy: Json) -> Json:
     if clashes:
         raise PackagingError(f"Chalice's template already has {', '.join(clashes)}: rename the handler or the resource")
     parameters = {**copy.deepcopy(infra.get("Parameters", {})), **deploy_parameters()}
-    conditions = {
-        **copy.deepcopy(infra.get("Conditions", {})),
-        "HasAlarmTopic": {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmTopicArn"}, ""]}]},
-    }
+    conditions = {**copy.deepcopy(infra.get("Conditions", {})), **deploy_conditions()}
     problems = policy_problems(policy, set(resources) | set(parameters))
     if problems:
         raise PackagingError("the written IAM policy cannot be packaged:\n  " + "\n  ".join(problems))
@@ -188,7 +386,7 @@ def build_overlay(chalice_template: Json, infra: Json, policy: Json) -> Json:
             },
         }
         properties: Json = {
-            "Environment": {"Variables": copy.deepcopy(FUNCTION_ENVIRONMENT)},
+            "Environment": {"Variables": function_environment(chalice_template, name)},
             "LoggingConfig": {"LogGroup": {"Ref": log_group}},
         }
         events: Json = {}
@@ -207,12 +405,18 @@ def build_overlay(chalice_template: Json, infra: Json, policy: Json) -> Json:
         policies = [{"PolicyName": f"{name}Policy", "PolicyDocument": packaged_policy(policy)}]
         resources[name] = {"Properties": {"Policies": policies}}
 
+    outputs = {
+        **copy.deepcopy(infra.get("Outputs", {})),
+        **deploy_outputs(),
+        "PublicURL": {"Value": desk_url(chalice_template)},
+    }
+    used = json.dumps([resources, outputs])
     overlay: Json = {
         "Description": infra.get("Description", ""),
         "Parameters": parameters,
-        "Conditions": conditions,
+        "Conditions": {name: c for name, c in conditions.items() if json.dumps(name) in used},
         "Resources": resources,
-        "Outputs": {**copy.deepcopy(infra.get("Outputs", {})), **deploy_outputs()},
+        "Outputs": outputs,
     }
     return overlay
 
@@ -247,8 +451,13 @@ def template_problems(template: Json) -> list[str]:
     for name, function in _resources_of(template, FUNCTION):
         variables = function["Properties"].get("Environment", {}).get("Variables", {})
         problems += [
-            f"{name}: {key} is not set" for key, value in FUNCTION_ENVIRONMENT.items() if variables.get(key) != value
+            f"{name}: {key} is not {value!r}"
+            for key, value in function_environment(template, name).items()
+            if variables.get(key) != value
         ]
+        log_group = function["Properties"].get("LoggingConfig", {}).get("LogGroup", {}).get("Ref")
+        if template["Resources"].get(log_group, {}).get("Type") != "AWS::Logs::LogGroup":
+            problems.append(f"{name}: logs to no log group of the stack")
         for event_name, event in _stream_events(function):
             props = event["Properties"]
             if props.get("Stream") != {"Fn::GetAtt": [STREAM_TABLE, "StreamArn"]}:
@@ -263,10 +472,11 @@ def template_problems(template: Json) -> list[str]:
             for statement in _statements(policy["PolicyDocument"]):
                 actions = [str(a).lower() for a in _as_list(statement.get("Action", []))]
                 problems += [f"{name}: grants {a}" for a in actions if a in FORBIDDEN_ACTIONS]
-                if any(a.startswith("dynamodb:") for a in actions):
-                    problems += [
-                        f"{name}: DynamoDB on {r!r}" for r in _as_list(statement["Resource"]) if isinstance(r, str)
-                    ]
+                for service in ("dynamodb", "ses"):
+                    if any(a.startswith(f"{service}:") for a in actions):
+                        problems += [
+                            f"{name}: {service} on {r!r}" for r in _as_list(statement["Resource"]) if isinstance(r, str)
+                        ]
     if STREAM_PLACEHOLDER in json.dumps(template):
         problems.append("the placeholder stream ARN is still in the template")
     return problems
@@ -275,6 +485,9 @@ def template_problems(template: Json) -> list[str]:
 def package(stage: str, out: Path) -> Path:
     """Write out/sam.json (the deployable template), out/deployment.zip and out/overlay.json (what was merged)."""
     out = out.resolve()
+    problems = stage_environment_problems(stage)
+    if problems:
+        raise PackagingError("the stage's settings cannot be packaged:\n  " + "\n  ".join(problems))
     policy = stage_policy(stage)
     with tempfile.TemporaryDirectory(prefix="helpdesk-package-") as scratch:
         discovered = chalice_package(stage, Path(scratch) / "plain")

@@ -12,6 +12,8 @@ from typing import Any
 
 import boto3
 import pytest
+from chalice.app import ScheduledEventConfig, ScheduleExpression
+from chalice.utils import to_cfn_resource_name
 from samtranslator.parser.parser import Parser
 from samtranslator.translator.translator import Translator
 
@@ -25,6 +27,14 @@ TABLE_REFS = {
     "HELPDESK_EVENTS_TABLE": {"Ref": "EventsTable"},
 }
 STREAM_ARN = {"Fn::GetAtt": ["TicketsTable", "StreamArn"]}
+MAIL_REFS = {
+    "HELPDESK_SENDER_EMAIL": {"Ref": "SenderEmail"},
+    "HELPDESK_SES_CONFIGURATION_SET": {"Ref": "MailConfigurationSet"},
+}
+# The REST API's stage URL as Chalice's own EndpointURL output spells it (without its trailing slash).
+STAGE_URL = {"Fn::Sub": "https://${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}/api"}
+SES_ARN = "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}"
+SENDER_DOMAIN = {"Fn::Select": [1, {"Fn::Split": ["@", {"Ref": "SenderEmail"}]}]}
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +101,12 @@ def test_the_package_holds_the_bundle_and_the_overlay_it_merged(packaged: Path, 
     assert template["Transform"] == "AWS::Serverless-2016-10-31"
 
 
-def test_every_function_has_the_tables_in_its_environment(template: Json, transformed: Json) -> None:
+def _called_by_the_api(template: Json, function: str) -> bool:
+    """The REST API's definition names the function (its handler): the function cannot name the API back."""
+    return f"${{{function}.Arn}}" in json.dumps(template["Resources"]["RestAPI"])
+
+
+def test_every_function_has_the_tables_and_the_sender_in_its_environment(template: Json, transformed: Json) -> None:
     functions = dict(_of_type(template, "AWS::Serverless::Function"))
     assert {"APIHandler", "TicketChanges"} <= set(functions)
     deployed = dict(_of_type(transformed, "AWS::Lambda::Function"))
@@ -99,7 +114,64 @@ def test_every_function_has_the_tables_in_its_environment(template: Json, transf
     for function in [*functions.values(), *deployed.values()]:
         variables = function["Properties"]["Environment"]["Variables"]
         assert TABLE_REFS.items() <= variables.items()
+        assert MAIL_REFS.items() <= variables.items()
         assert variables["HELPDESK_STAGE"] == "prod"  # the stage's own variables are kept
+
+
+def test_every_function_builds_links_from_the_public_url_or_the_stage_url(template: Json, transformed: Json) -> None:
+    """PublicUrl when given; else the stage URL, except for the API's own handler, which reads it off the request."""
+    assert template["Resources"]["RestAPI"]["Properties"]["StageName"] == "api"
+    assert template["Parameters"]["PublicUrl"]["Default"] == ""
+    assert template["Conditions"]["HasPublicUrl"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "PublicUrl"}, ""]}]}
+    kinds = ((template, "AWS::Serverless::Function"), (transformed, "AWS::Lambda::Function"))
+    for packaged_template, kind in kinds:
+        functions = dict(_of_type(packaged_template, kind))
+        assert set(functions) == {name for name, _ in _of_type(template, "AWS::Serverless::Function")}
+        for name, function in functions.items():
+            variables = function["Properties"]["Environment"]["Variables"]
+            if _called_by_the_api(template, name):
+                assert variables["HELPDESK_PUBLIC_URL"] == {"Ref": "PublicUrl"}, name
+            else:
+                expected = {"Fn::If": ["HasPublicUrl", {"Ref": "PublicUrl"}, STAGE_URL]}
+                assert variables["HELPDESK_PUBLIC_URL"] == expected, name
+    assert _called_by_the_api(template, "APIHandler")
+    assert not _called_by_the_api(template, "TicketChanges")
+    assert template["Outputs"]["PublicURL"] == {"Value": {"Fn::If": ["HasPublicUrl", {"Ref": "PublicUrl"}, STAGE_URL]}}
+    endpoint = template["Outputs"]["EndpointURL"]["Value"]["Fn::Sub"]
+    assert endpoint == STAGE_URL["Fn::Sub"] + "/"  # the same URL Chalice reports
+
+
+def _expression(schedule: str | ScheduleExpression) -> str:
+    return schedule if isinstance(schedule, str) else schedule.to_string()
+
+
+def test_every_schedule_of_the_app_is_a_function_with_its_rate(template: Json, transformed: Json) -> None:
+    from app import app
+
+    rates = {
+        to_cfn_resource_name(source.name): _expression(source.schedule_expression)
+        for source in app.event_sources
+        if isinstance(source, ScheduledEventConfig)
+    }
+    scheduled = {
+        name: event["Properties"]["Schedule"]
+        for name, function in _of_type(template, "AWS::Serverless::Function")
+        for event in function["Properties"].get("Events", {}).values()
+        if event["Type"] == "Schedule"
+    }
+    assert rates
+    assert scheduled == rates
+    rules = {
+        rule["Properties"]["Targets"][0]["Arn"]["Fn::GetAtt"][0]: rule["Properties"]["ScheduleExpression"]
+        for _, rule in _of_type(transformed, "AWS::Events::Rule")
+    }
+    assert rules == rates
+    groups = {name for name, _ in _of_type(template, "AWS::Logs::LogGroup")}
+    for name in rates:
+        function = template["Resources"][name]["Properties"]
+        assert function["LoggingConfig"] == {"LogGroup": {"Ref": f"{name}LogGroup"}}
+        assert f"{name}LogGroup" in groups
+        assert template["Resources"][f"{name}LogGroup"]["Properties"]["RetentionInDays"] == package.LOG_RETENTION_DAYS
 
 
 def test_every_function_logs_to_a_group_with_a_retention(transformed: Json) -> None:
@@ -205,3 +277,78 @@ def test_the_outputs_name_the_tables_the_api_and_the_dead_letter_queue(template:
         "TicketsTableStreamArn",
         "StreamDeadLetterQueueUrl",
     } <= set(template["Outputs"])
+
+
+def test_each_role_sends_mail_only_as_the_sender_and_through_the_configuration_set(template: Json) -> None:
+    sender = {
+        json.dumps({"Fn::Sub": f"{SES_ARN}:identity/${{SenderEmail}}"}),
+        json.dumps({"Fn::Sub": [f"{SES_ARN}:identity/${{SenderDomain}}", {"SenderDomain": SENDER_DOMAIN}]}),
+        json.dumps({"Fn::Sub": f"{SES_ARN}:configuration-set/${{MailConfigurationSet}}"}),
+    }
+    for role in (name for name, _ in _of_type(template, "AWS::IAM::Role")):
+        grants = {
+            (action.lower(), json.dumps(resource))
+            for name, statement in _statements(template)
+            if name == role
+            for action in _as_list(statement["Action"])
+            for resource in _as_list(statement["Resource"])
+            if action.lower().startswith("ses:")
+        }
+        assert grants == {(action, resource) for action in ("ses:sendemail", "ses:sendrawemail") for resource in sender}
+    assert template["Resources"]["MailConfigurationSet"]["Type"] == "AWS::SES::ConfigurationSet"
+
+
+def test_no_stage_policy_uses_ses_on_anything_but_the_sender_and_the_configuration_set() -> None:
+    for stage in json.loads((package.CHALICE_DIR / "config.json").read_text())["stages"]:
+        for statement in package.stage_policy(stage)["Statement"]:
+            if any(a.lower().startswith("ses:") for a in _as_list(statement["Action"])):
+                assert "*" not in json.dumps(statement["Resource"]), stage
+    refused = package.policy_problems(
+        {
+            "Statement": [
+                {"Sid": "Anywhere", "Action": "ses:SendEmail", "Resource": "*"},
+                {"Sid": "Literal", "Action": "ses:SendRawEmail", "Resource": "arn:aws:ses:us-east-1:1:identity/x.org"},
+                {"Sid": "All", "Action": "ses:*", "Resource": f"{SES_ARN}:identity/${{SenderEmail}}"},
+            ]
+        },
+        {"SenderEmail"},
+    )
+    assert [p.split(":")[0] for p in refused] == ["Anywhere", "Literal", "All"]
+
+
+def test_bounces_complaints_and_rejects_go_to_a_topic_an_address_may_subscribe_to(template: Json) -> None:
+    [(_, destination)] = _of_type(template, "AWS::SES::ConfigurationSetEventDestination")
+    props = destination["Properties"]
+    assert props["ConfigurationSetName"] == {"Ref": "MailConfigurationSet"}
+    assert {"bounce", "complaint", "reject"} <= set(props["EventDestination"]["MatchingEventTypes"])
+    assert props["EventDestination"]["Enabled"] is True
+    topic = props["EventDestination"]["SnsDestination"]["TopicARN"]["Ref"]
+    assert template["Resources"][topic]["Type"] == "AWS::SNS::Topic"
+    [(_, topic_policy)] = _of_type(template, "AWS::SNS::TopicPolicy")
+    [statement] = topic_policy["Properties"]["PolicyDocument"]["Statement"]
+    assert (statement["Principal"], statement["Action"]) == ({"Service": "ses.amazonaws.com"}, "sns:Publish")
+    assert topic_policy["Properties"]["Topics"] == [{"Ref": topic}]
+    [(_, subscription)] = _of_type(template, "AWS::SNS::Subscription")
+    assert subscription["Condition"] == "HasAlertEmail"
+    assert subscription["Properties"] == {
+        "TopicArn": {"Ref": topic},
+        "Protocol": "email",
+        "Endpoint": {"Ref": "AlertEmail"},
+    }
+    assert template["Parameters"]["AlertEmail"]["Default"] == ""
+    assert template["Outputs"]["MailEventsTopicArn"] == {"Value": {"Ref": topic}}
+    assert template["Outputs"]["MailConfigurationSetName"] == {"Value": {"Ref": "MailConfigurationSet"}}
+
+
+def test_a_stage_that_sets_what_the_package_sets_is_refused(tmp_path: Path) -> None:
+    config = json.loads((package.CHALICE_DIR / "config.json").read_text())
+    config["stages"]["prod"]["environment_variables"]["HELPDESK_PUBLIC_URL"] = "https://desk.example.org"
+    config.setdefault("lambda_functions", {})["sla_sweep"] = {"environment_variables": {"HELPDESK_SENDER_EMAIL": "x"}}
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    problems = package.stage_environment_problems("prod", tmp_path)
+    assert sorted(p.split(":")[0] for p in problems) == [
+        "config.json, function sla_sweep sets HELPDESK_SENDER_EMAIL",
+        "stage prod sets HELPDESK_PUBLIC_URL",
+    ]
+    assert package.stage_environment_problems("prod") == []
+    assert package.stage_environment_problems("dev") == []

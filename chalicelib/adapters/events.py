@@ -6,18 +6,18 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, PutError
+from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 from pynamodb.expressions.condition import Condition
 
 from chalicelib.adapters.records import EventRecord, TrackerRecord
 from chalicelib.domain.history import HistoryEvent
 from chalicelib.domain.sla import StatusTime, Timer, Tracker
 from chalicelib.domain.tickets import stamp
-from chalicelib.services.ports import HistoryPage
+from chalicelib.services.ports import DueTracker, HistoryPage
 
 EVENT_PREFIX = "ev#"
 TRACKER_SK = "tracker"
-DUE_SHARD = "due"  # one partition of the sparse due index: it holds only running timers, a small desk's handful
+SLA_SHARD = "sla"  # one partition of the sparse due index: it holds only running timers, a small desk's handful
 BATCH_GET_LIMIT = 100
 
 
@@ -177,19 +177,47 @@ class DynamoEventStore:
         return found
 
     def save_tracker(self, tracker: Tracker) -> bool:
+        """An update, not a put: what the SLA sweep noted on the item stays."""
         due = tracker.next_due_at
-        record = TrackerRecord(
-            pk=tracker.ticket_id,
-            sk=TRACKER_SK,
-            event_count=tracker.event_count,
-            state=json.dumps(tracker_document(tracker), sort_keys=True),
-            due_shard=DUE_SHARD if due else None,
-            next_due_at=_stamp(due),
-        )
+        actions: list[Any] = [
+            TrackerRecord.event_count.set(tracker.event_count),
+            TrackerRecord.state.set(json.dumps(tracker_document(tracker), sort_keys=True)),
+        ]
+        if due is None:
+            actions += [TrackerRecord.due_shard.remove(), TrackerRecord.next_due_at.remove()]
+        else:
+            actions += [TrackerRecord.due_shard.set(SLA_SHARD), TrackerRecord.next_due_at.set(stamp(due))]
         condition = TrackerRecord.pk.does_not_exist() | (TrackerRecord.event_count <= tracker.event_count)
         try:
-            record.save(condition=condition)
-        except PutError as error:
+            TrackerRecord(pk=tracker.ticket_id, sk=TRACKER_SK).update(actions=actions, condition=condition)
+        except UpdateError as error:
+            if _is_condition_failure(error):
+                return False
+            raise
+        return True
+
+    def due_trackers(self, now: datetime, limit: int) -> list[DueTracker]:
+        results = TrackerRecord.by_due.query(
+            SLA_SHARD, TrackerRecord.next_due_at <= stamp(now), limit=limit, page_size=limit
+        )
+        return [
+            DueTracker(tracker_from_document(record.pk, json.loads(record.state)), frozenset(record.notified or ()))
+            for record in results
+        ]
+
+    def note_alerts(self, tracker: Tracker, notified: frozenset[str], next_due_at: datetime | None) -> bool:
+        actions: list[Any] = [
+            TrackerRecord.notified.set(set(notified)) if notified else TrackerRecord.notified.remove()
+        ]
+        if next_due_at is None:
+            actions += [TrackerRecord.due_shard.remove(), TrackerRecord.next_due_at.remove()]
+        else:
+            actions += [TrackerRecord.due_shard.set(SLA_SHARD), TrackerRecord.next_due_at.set(stamp(next_due_at))]
+        try:
+            TrackerRecord(pk=tracker.ticket_id, sk=TRACKER_SK).update(
+                actions=actions, condition=TrackerRecord.event_count == tracker.event_count
+            )
+        except UpdateError as error:
             if _is_condition_failure(error):
                 return False
             raise

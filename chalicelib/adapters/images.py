@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.adapters.dynamo import TICKET_SK, comment_from_record, ticket_from_record
-from chalicelib.adapters.records import CommentRecord, TicketRecord
-from chalicelib.services.pipeline import Change, CommentWritten, TicketWritten
+from chalicelib.adapters.records import CommentRecord, SurveyRecord, TicketRecord
+from chalicelib.adapters.surveys import SURVEY_SK, survey_answer
+from chalicelib.services.pipeline import Change, CommentWritten, SurveyWritten, TicketWritten
 
 COMMENT_PREFIX = "comment#"
 
@@ -42,6 +43,10 @@ def decode_record(raw: dict[str, Any]) -> Change | None:
         old_image = dynamodb.get("OldImage")
         old = ticket_from_record(TicketRecord.from_raw_data(old_image)) if isinstance(old_image, dict) else None
         return TicketWritten(old=old, new=ticket_from_record(TicketRecord.from_raw_data(new_image)))
+    if sort_key == SURVEY_SK:
+        old_image = dynamodb.get("OldImage")
+        before = survey_answer(SurveyRecord.from_raw_data(old_image)) if isinstance(old_image, dict) else None
+        return SurveyWritten(old=before, new=survey_answer(SurveyRecord.from_raw_data(new_image)))
     if sort_key.startswith(COMMENT_PREFIX):
         if name != "INSERT":
             return None  # comments are never edited; a rewrite adds nothing

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from pynamodb.attributes import (
+    BinaryAttribute,
     BooleanAttribute,
     MapAttribute,
     NumberAttribute,
     TTLAttribute,
     UnicodeAttribute,
+    UnicodeSetAttribute,
     UTCDateTimeAttribute,
 )
 from pynamodb.connection import Connection
@@ -148,6 +150,20 @@ class CommentRecord(Model):
     created_at = UTCDateTimeAttribute()
 
 
+class SurveyRecord(Model):
+    """The ticket's one satisfaction answer: pk = ticket id, sk = "survey"; on the stream like the ticket."""
+
+    class Meta(_Meta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    rating = NumberAttribute()
+    comment = UnicodeAttribute(default="")
+    answered_at = UTCDateTimeAttribute()
+    revision = NumberAttribute()
+
+
 class ConfigRecord(Model):
     """pk = "config"; sk = "v#<version>" (each stored version, with its document) or "current".
 
@@ -229,8 +245,23 @@ class SecretRecord(Model):
     value = UnicodeAttribute()
 
 
-class ByDue(GlobalSecondaryIndex["TrackerRecord"]):
-    """Sparse: only trackers with a running timer that has an at-risk or breach moment ahead carry its keys."""
+class OptOutRecord(Model):
+    """pk = "optout#<email>", sk = what the address wants no more of ("survey")."""
+
+    class Meta(_Meta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    at = UTCDateTimeAttribute()
+
+
+_M = TypeVar("_M", bound=Model)
+
+
+class ByDue(GlobalSecondaryIndex[_M], Generic[_M]):
+    """Sparse: only items with work due carry its keys. `due_shard` names the job ("sla", "stale", "survey",
+    "outbox", "outbox_failed"); `next_due_at` is when (an instant stamp, so it sorts)."""
 
     class Meta:
         index_name = "by_due"
@@ -264,13 +295,60 @@ class TrackerRecord(Model):
     sk = UnicodeAttribute(range_key=True)
     event_count = NumberAttribute()
     state = UnicodeAttribute()  # JSON of the tracker
+    notified = UnicodeSetAttribute(null=True)  # what the SLA sweep warned about: "first_response:at_risk" …
     due_shard = UnicodeAttribute(null=True)
     next_due_at = UnicodeAttribute(null=True)
 
-    by_due = ByDue()
+    by_due: ByDue[TrackerRecord] = ByDue()
 
 
-TICKET_MODELS: tuple[type[Model], ...] = (TicketRecord, CommentRecord)
+class OutboxRecord(Model):
+    """One email: pk = ticket id, sk = "mail#<key of its cause>"; in the due index while pending or failed."""
+
+    class Meta(_Meta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    kind = UnicodeAttribute()
+    to = UnicodeAttribute()
+    subject = UnicodeAttribute()
+    text = UnicodeAttribute()
+    html = UnicodeAttribute()
+    raw = BinaryAttribute(legacy_encoding=False, null=True)
+    created_at = UTCDateTimeAttribute()
+    state = UnicodeAttribute()
+    attempts = NumberAttribute(default=0)
+    next_attempt_at = UTCDateTimeAttribute(null=True)
+    last_error = UnicodeAttribute(null=True)
+    sent_at = UTCDateTimeAttribute(null=True)
+    message_id = UnicodeAttribute(null=True)
+    due_shard = UnicodeAttribute(null=True)
+    next_due_at = UnicodeAttribute(null=True)
+
+    by_due: ByDue[OutboxRecord] = ByDue()
+
+
+class AgendaRecord(Model):
+    """A job's next step for a ticket: pk = ticket id, sk = "agenda#<job>"; in the due index while a step is due."""
+
+    class Meta(_Meta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    status = UnicodeAttribute()
+    since = UnicodeAttribute()  # stamp of when the ticket entered `status`
+    step = NumberAttribute()
+    due_at = UTCDateTimeAttribute(null=True)
+    last_sent_at = UTCDateTimeAttribute(null=True)
+    due_shard = UnicodeAttribute(null=True)
+    next_due_at = UnicodeAttribute(null=True)
+
+    by_due: ByDue[AgendaRecord] = ByDue()
+
+
+TICKET_MODELS: tuple[type[Model], ...] = (TicketRecord, CommentRecord, SurveyRecord)
 DESK_MODELS: tuple[type[Model], ...] = (
     ConfigRecord,
     AgentRecord,
@@ -278,8 +356,9 @@ DESK_MODELS: tuple[type[Model], ...] = (
     IdempotencyRecord,
     CounterRecord,
     SecretRecord,
+    OptOutRecord,
 )
-EVENT_MODELS: tuple[type[Model], ...] = (EventRecord, TrackerRecord)
+EVENT_MODELS: tuple[type[Model], ...] = (EventRecord, TrackerRecord, OutboxRecord, AgendaRecord)
 
 
 _transactions: list[Connection] = []

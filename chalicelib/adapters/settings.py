@@ -16,6 +16,8 @@ class Settings:
     cors_origins: tuple[str, ...]
     public_url: str | None
     max_body_bytes: int
+    sender_email: str = "desk@example.org"
+    ses_configuration_set: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -29,6 +31,8 @@ class Settings:
             cors_origins=origins,
             public_url=(env.get("HELPDESK_PUBLIC_URL") or "").rstrip("/") or None,
             max_body_bytes=int(env.get("HELPDESK_MAX_BODY_BYTES", "65536")),
+            sender_email=env.get("HELPDESK_SENDER_EMAIL") or "desk@example.org",
+            ses_configuration_set=env.get("HELPDESK_SES_CONFIGURATION_SET") or None,
         )
 
 

@@ -89,3 +89,50 @@ def deadline(calendar: BusinessCalendar, clock: str, start: datetime, amount: ti
     if clock == BUSINESS:
         return add_business_time(calendar, start, amount)
     return start + max(amount, ZERO)
+
+
+def add_business_days(calendar: BusinessCalendar, start: datetime, days: int) -> datetime | None:
+    """The same local time `days` opening days later, as people count "in 5 business days".
+
+    A start outside opening hours counts from the next opening; a time past a shorter day's closing is that
+    day's closing. None if the desk never opens again.
+    """
+    day = _local_date(calendar, start)
+    begin: datetime | None = None
+    for _ in range(SEARCH_DAYS):
+        window = opening_window(calendar, day)
+        if window is not None and window[1] > start:
+            begin = max(window[0], start)
+            break
+        day += timedelta(days=1)
+    if begin is None:
+        return None
+    zone = _zone(calendar.timezone)
+    local = begin.astimezone(zone)
+    minute = local.hour * 60 + local.minute
+    offset = timedelta(seconds=local.second, microseconds=local.microsecond)
+    counted = 0
+    for _ in range(SEARCH_DAYS):
+        if counted == days:
+            window = opening_window(calendar, day)
+            if window is not None:
+                moment = _instant(zone, day, minute) + offset
+                return min(max(moment, window[0]), window[1])
+        day += timedelta(days=1)
+        if opening_window(calendar, day) is not None:
+            counted += 1
+    return None
+
+
+def after(calendar: BusinessCalendar, start: datetime, amount: int, unit: str, clock: str) -> datetime | None:
+    """When an amount of minutes, hours or days on a clock has passed since `start` (business days: opening days)."""
+    if clock == BUSINESS and unit == "d":
+        return add_business_days(calendar, start, amount)
+    minutes = amount * {"m": 1, "h": 60, "d": 24 * 60}[unit]
+    return deadline(calendar, clock, start, timedelta(minutes=minutes))
+
+
+def local_text(calendar: BusinessCalendar, moment: datetime) -> str:
+    """An instant as the desk's people read it: "Mon 30 Nov 2026, 10:00 GMT"."""
+    local = moment.astimezone(_zone(calendar.timezone))
+    return f"{local:%a} {local.day} {local:%b %Y, %H:%M} {local.tzname() or calendar.timezone}"

@@ -37,6 +37,12 @@ KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 DURATION_PATTERN = re.compile(r"^(\d+)\s*([mhd])$")
 TIME_PATTERN = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 DURATION_UNIT_MINUTES = {"m": 1, "h": 60, "d": 24 * 60}
+EMAIL_PATTERN = re.compile(r"^[^@\s<>\"',;]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+$")
+AUDIENCES = ("requester", "assignee", "team")
+# What an administrator's message text may name; anything else in braces is refused, never evaluated.
+PLACEHOLDERS = ("ref", "subject", "status", "desk", "name")
+PLACEHOLDER_PATTERN = re.compile(r"\{([^{}]*)\}")
+MESSAGE_LIMIT = 4000
 
 
 @dataclass(frozen=True)
@@ -111,6 +117,59 @@ class TicketType:
 class Team:
     key: str
     label: str
+    email: str | None = None
+
+
+@dataclass(frozen=True)
+class Duration:
+    """An amount of time on a clock: on the business clock days are opening days, hours and minutes open time."""
+
+    amount: int
+    unit: str  # "m", "h" or "d"
+    clock: str
+
+    @property
+    def minutes(self) -> int:
+        return self.amount * DURATION_UNIT_MINUTES[self.unit]
+
+    def describe(self) -> str:
+        words = {"m": "minute", "h": "hour", "d": "day"}
+        kind = "business " if self.clock == "business" else ""
+        return f"{self.amount} {kind}{words[self.unit]}{'' if self.amount == 1 else 's'}"
+
+
+@dataclass(frozen=True)
+class StaleRule:
+    """Remind someone when a ticket stays in `status`: first after `after`, then every `every`, `times` times in all;
+    then, optionally, move it to `then` once `every` has passed after the last reminder."""
+
+    status: str
+    after: Duration
+    every: Duration
+    times: int
+    remind: str  # "requester", "assignee" (else the team) or "team"
+    then: str | None
+    message: str
+
+
+@dataclass(frozen=True)
+class SurveySettings:
+    enabled: bool
+    statuses: frozenset[str]
+    delay_minutes: int
+    scale: int
+    link_days: int
+    quiet_days: int  # a ticket done again within this many days of its last survey is not surveyed again
+
+
+@dataclass(frozen=True)
+class EmailSettings:
+    reply_to: str | None
+    acknowledge: bool
+    replies: bool
+    assignments: bool
+    requester_comments: bool
+    status_messages: dict[str, str]  # status key -> the message a requester gets on entering it
 
 
 @dataclass(frozen=True)
@@ -157,6 +216,9 @@ class DeskConfig:
     types: dict[str, TicketType]
     sla: SlaPolicy
     document: dict[str, Any] = field(compare=False, repr=False)
+    email: EmailSettings = EmailSettings(None, True, True, True, True, {})
+    stale_rules: dict[str, StaleRule] = field(default_factory=dict)
+    survey: SurveySettings = SurveySettings(False, frozenset(), 60, 5, 28, 30)
 
     def type_named(self, key: str) -> TicketType | None:
         return self.types.get(key)
@@ -176,6 +238,19 @@ class DeskConfig:
 
     def priorities_by_rank(self) -> list[Priority]:
         return sorted(self.priorities.values(), key=lambda p: (p.rank, p.key))
+
+
+def parse_duration(text: str, clock: str) -> Duration:
+    """'90m', '4h' or '2d' on a clock."""
+    match = DURATION_PATTERN.match(text.strip()) if isinstance(text, str) else None
+    if not match:
+        raise ValueError(f"{text!r} is not a duration like '30m', '4h' or '2d'")
+    return Duration(int(match.group(1)), match.group(2), clock)
+
+
+def fill_placeholders(text: str, values: dict[str, str]) -> str:
+    """An administrator's message with {ref}, {subject} … filled in; nothing is evaluated."""
+    return PLACEHOLDER_PATTERN.sub(lambda m: values.get(m.group(1), m.group(0)), text)
 
 
 def parse_duration_minutes(text: str) -> int:
@@ -244,6 +319,36 @@ class _Checker:
             return low
         return value
 
+    def email(self, value: Any, path: str) -> str | None:
+        """An optional address: null or a plain email address."""
+        if value is None:
+            return None
+        if not isinstance(value, str) or len(value) > 254 or not EMAIL_PATTERN.match(value.strip()):
+            self.fail(path, "must be an email address or null")
+            return None
+        return value.strip().lower()
+
+    def message(self, value: Any, path: str, *, optional: bool = False) -> str:
+        """An administrator's message text; placeholders are only the known ones."""
+        text = self.text(value, path, optional=optional, limit=MESSAGE_LIMIT)
+        unknown = sorted({name for name in PLACEHOLDER_PATTERN.findall(text) if name not in PLACEHOLDERS})
+        if unknown:
+            known = ", ".join("{" + p + "}" for p in PLACEHOLDERS)
+            self.fail(path, f"unknown placeholder {{{unknown[0]}}}; a message may use {known}")
+        return text
+
+    def duration(self, value: Any, path: str, clock: str, *, zero: bool = False) -> Duration:
+        try:
+            duration = parse_duration(value, clock)
+        except ValueError as exc:
+            self.fail(path, str(exc))
+            return Duration(1, "d", clock)
+        if duration.amount == 0 and not zero:
+            self.fail(path, "must be longer than zero")
+        if duration.minutes > 366 * 24 * 60:
+            self.fail(path, "must be at most a year")
+        return duration
+
     def unique(self, keys: list[tuple[str, str]], what: str) -> None:
         seen: set[str] = set()
         for path, key in keys:
@@ -258,7 +363,7 @@ def parse_config(document: Any) -> DeskConfig:
     doc = c.obj(
         document,
         "",
-        {"desk", "teams", "priorities", "statuses", "workflows", "types", "sla"},
+        {"desk", "teams", "priorities", "statuses", "workflows", "types", "sla", "email", "stale_rules", "survey"},
         {"desk", "priorities", "statuses", "workflows", "types", "sla"},
     )
 
@@ -269,6 +374,9 @@ def parse_config(document: Any) -> DeskConfig:
     types = _parse_types(c, doc.get("types"), workflows, teams, priorities)
     sla = _parse_sla(c, doc.get("sla"), priorities)
     desk = _parse_desk(c, doc.get("desk"), types, priorities)
+    email = _parse_email(c, doc.get("email", {}), statuses)
+    stale_rules = _parse_stale_rules(c, doc.get("stale_rules", []), statuses, workflows)
+    survey = _parse_survey(c, doc.get("survey"), statuses)
 
     if c.errors:
         raise ValidationError("the desk configuration is not valid", c.errors)
@@ -281,6 +389,9 @@ def parse_config(document: Any) -> DeskConfig:
         types=types,
         sla=sla,
         document=json.loads(json.dumps(document)),
+        email=email,
+        stale_rules=stale_rules,
+        survey=survey,
     )
 
 
@@ -289,10 +400,12 @@ def _parse_teams(c: _Checker, value: Any) -> dict[str, Team]:
     keys = []
     for i, raw in enumerate(c.items(value, "teams")):
         path = f"teams[{i}]"
-        item = c.obj(raw, path, {"key", "label"}, {"key", "label"})
+        item = c.obj(raw, path, {"key", "label", "email"}, {"key", "label"})
         key = c.key(item.get("key"), f"{path}.key")
         keys.append((f"{path}.key", key))
-        teams[key] = Team(key=key, label=c.text(item.get("label"), f"{path}.label"))
+        teams[key] = Team(
+            key=key, label=c.text(item.get("label"), f"{path}.label"), email=c.email(item.get("email"), f"{path}.email")
+        )
     c.unique(keys, "team")
     return teams
 
@@ -661,3 +774,97 @@ def shipped_document(name: str = "default") -> dict[str, Any]:
 
 def default_config() -> DeskConfig:
     return parse_config(shipped_document("default"))
+
+
+def _parse_email(c: _Checker, value: Any, statuses: dict[str, Status]) -> EmailSettings:
+    flags = ("acknowledge", "replies", "assignments", "requester_comments")
+    item = c.obj(value, "email", {"reply_to", "status_messages", *flags}, set())
+    messages: dict[str, str] = {}
+    raw_messages = item.get("status_messages", {})
+    if not isinstance(raw_messages, dict):
+        c.fail("email.status_messages", "must be an object keyed by status")
+        raw_messages = {}
+    for key, text in raw_messages.items():
+        path = f"email.status_messages.{key}"
+        if key not in statuses:
+            c.fail(path, f"unknown status {key!r}")
+        messages[key] = c.message(text, path)
+    return EmailSettings(
+        reply_to=c.email(item.get("reply_to"), "email.reply_to"),
+        status_messages=messages,
+        **{name: c.flag(item.get(name, True), f"email.{name}") for name in flags},
+    )
+
+
+def _parse_stale_rules(
+    c: _Checker, value: Any, statuses: dict[str, Status], workflows: dict[str, Workflow]
+) -> dict[str, StaleRule]:
+    rules: dict[str, StaleRule] = {}
+    for i, raw in enumerate(c.items(value, "stale_rules")):
+        path = f"stale_rules[{i}]"
+        item = c.obj(
+            raw,
+            path,
+            {"status", "after", "every", "times", "remind", "then", "clock", "message"},
+            {"status", "after", "remind"},
+        )
+        status = item.get("status")
+        if not _known(status, statuses):
+            c.fail(f"{path}.status", f"unknown status {status!r}")
+            status = ""
+        elif status in rules:
+            c.fail(f"{path}.status", f"status {status!r} already has a rule")
+        elif not statuses[str(status)].is_open:
+            c.fail(f"{path}.status", "a done status cannot have a stale rule")
+        clock = item.get("clock", "business")
+        if clock not in CLOCKS:
+            c.fail(f"{path}.clock", f"must be one of {', '.join(CLOCKS)}")
+            clock = "business"
+        after = c.duration(item.get("after"), f"{path}.after", clock)
+        every = c.duration(item.get("every", item.get("after")), f"{path}.every", clock)
+        remind = item.get("remind")
+        if remind not in AUDIENCES:
+            c.fail(f"{path}.remind", f"must be one of {', '.join(AUDIENCES)}")
+        then = item.get("then")
+        if then is not None:
+            if not _known(then, statuses):
+                c.fail(f"{path}.then", f"unknown status {then!r}")
+            elif status:
+                for workflow in workflows.values():
+                    if status in workflow.statuses and not any(
+                        t.from_status == status and t.to_status == then for t in workflow.transitions
+                    ):
+                        c.fail(f"{path}.then", f"workflow {workflow.key!r} has no transition {status!r} -> {then!r}")
+        rules[str(status)] = StaleRule(
+            status=str(status),
+            after=after,
+            every=every,
+            times=c.whole(item.get("times", 1), f"{path}.times", 1, 10),
+            remind=str(remind),
+            then=then if isinstance(then, str) else None,
+            message=c.message(item.get("message"), f"{path}.message", optional=True),
+        )
+    return {k: v for k, v in rules.items() if k}
+
+
+def _parse_survey(c: _Checker, value: Any, statuses: dict[str, Status]) -> SurveySettings:
+    if value is None:
+        return SurveySettings(False, frozenset(), 60, 5, 28, 30)
+    item = c.obj(value, "survey", {"enabled", "statuses", "delay", "scale", "link_days", "quiet_days"}, {"statuses"})
+    chosen: set[str] = set()
+    for i, key in enumerate(c.items(item.get("statuses"), "survey.statuses")):
+        if not _known(key, statuses):
+            c.fail(f"survey.statuses[{i}]", f"unknown status {key!r}")
+        elif statuses[str(key)].is_open:
+            c.fail(f"survey.statuses[{i}]", "a survey follows a done status")
+        else:
+            chosen.add(str(key))
+    delay = c.duration(item.get("delay", "1h"), "survey.delay", "calendar", zero=True)
+    return SurveySettings(
+        enabled=c.flag(item.get("enabled", True), "survey.enabled"),
+        statuses=frozenset(chosen),
+        delay_minutes=delay.minutes,
+        scale=c.whole(item.get("scale", 5), "survey.scale", 2, 10),
+        link_days=c.whole(item.get("link_days", 28), "survey.link_days", 1, 365),
+        quiet_days=c.whole(item.get("quiet_days", 30), "survey.quiet_days", 0, 3650),
+    )

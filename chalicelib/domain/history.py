@@ -20,6 +20,12 @@ FIELDS_CHANGED = "fields_changed"
 REPLY = "reply"  # a public comment by an agent
 NOTE = "note"  # an internal note, never shown to the requester
 REQUESTER_COMMENT = "requester_comment"
+# What the scheduled jobs and the survey record; keyed "<time>#j#<what>" so a rerun rewrites the same key.
+REMINDER_SENT = "reminder_sent"
+SLA_AT_RISK = "sla_at_risk"
+SLA_BREACHED = "sla_breached"
+SURVEY_SENT = "survey_sent"
+SURVEY_ANSWERED = "survey_answered"
 # Within one write, events sort in this order; a comment made with a transition sorts after it.
 ORDER = {
     CREATED: 0,
@@ -128,3 +134,8 @@ def comment_event(comment: Comment) -> HistoryEvent:
 
 def _seconds(span: timedelta) -> float:
     return round(span.total_seconds(), 6)
+
+
+def job_event(ticket_id: str, kind: str, at: datetime, cause: str, actor: str, data: dict[str, Any]) -> HistoryEvent:
+    """An event a job or the survey made: its key comes from its cause, so doing it again writes nothing new."""
+    return HistoryEvent(ticket_id=ticket_id, key=f"{stamp(at)}#j#{cause}", kind=kind, at=at, actor=actor, data=data)

@@ -8,10 +8,9 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
-from chalicelib.domain.config import DeskConfig, FieldSpec, TicketType, Transition
+from chalicelib.domain.config import EMAIL_PATTERN, DeskConfig, FieldSpec, TicketType, Transition
 from chalicelib.domain.errors import TransitionNotAllowedError, ValidationError
 
-EMAIL_PATTERN = re.compile(r"^[^@\s<>\"',;]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+$")
 URL_PATTERN = re.compile(r"^https?://[^\s<>\"]+$", re.IGNORECASE)
 NUMBER_PATTERN = re.compile(r"^-?[0-9]{1,15}(\.[0-9]{1,6})?$")
 DATE_PATTERN = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
@@ -24,6 +23,7 @@ COMMENT_LIMIT = 20000
 
 AGENT = "agent"
 REQUESTER = "requester"
+SYSTEM = "system"
 
 
 def stamp(moment: datetime) -> str:
@@ -283,6 +283,17 @@ def transition(config: DeskConfig, ticket: Ticket, to: str, actor: Actor, now: d
             f"{who} cannot move this ticket from {current} to {to!r}",
             current=ticket.status,
             allowed=[{"to": t.to_status, "label": t.label or config.status(t.to_status).label} for t in allowed],
+        )
+    return _moved(config, ticket, to, actor, now)
+
+
+def automatic_transition(config: DeskConfig, ticket: Ticket, to: str, actor: Actor, now: datetime) -> Ticket:
+    """A move the desk makes itself (a stale rule's last step): any step of the workflow, whoever may make it."""
+    if ticket.type not in config.types or not any(
+        t.from_status == ticket.status and t.to_status == to for t in config.workflow_of(ticket.type).transitions
+    ):
+        raise TransitionNotAllowedError(
+            f"the workflow has no step from {ticket.status!r} to {to!r}", current=ticket.status, allowed=[]
         )
     return _moved(config, ticket, to, actor, now)
 

@@ -146,7 +146,15 @@ class EventStore(Protocol):
     def trackers(self, ticket_ids: list[str]) -> dict[str, Tracker]: ...
 
     def save_tracker(self, tracker: Tracker) -> bool:
-        """Store it unless the stored one was computed from more events; whether it was stored."""
+        """Store it unless the stored one was computed from more events; whether it was stored.
+
+        What the SLA sweep noted on the stored one (the levels it warned about) is kept."""
+
+    def due_trackers(self, now: datetime, limit: int) -> list[DueTracker]:
+        """Trackers whose next at-risk or breach moment has come, with what was already warned about."""
+
+    def note_alerts(self, tracker: Tracker, notified: frozenset[str], next_due_at: datetime | None) -> bool:
+        """Record the levels warned about and when to look again, unless the tracker changed since read."""
 
 
 class IdempotencyKeyTaken(Exception):
@@ -180,3 +188,112 @@ class SentMail:
     raw: bytes
     message_id: str
     sent_at: datetime
+
+
+PENDING = "pending"
+SENT = "sent"
+FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    """One email, recorded under the key of its cause before it is sent, so it is sent once and never lost."""
+
+    ticket_id: str
+    key: str
+    kind: str
+    to: str
+    subject: str
+    text: str
+    html: str
+    raw: bytes
+    created_at: datetime
+    state: str = PENDING
+    attempts: int = 0
+    next_attempt_at: datetime | None = None
+    last_error: str | None = None
+    sent_at: datetime | None = None
+    message_id: str | None = None
+
+
+class OutboxStore(Protocol):
+    def add(self, item: OutboxItem) -> bool:
+        """Record it unless its key is already there; whether it was new."""
+
+    def claim(self, item: OutboxItem, retry_at: datetime) -> OutboxItem | None:
+        """Take a pending item for one attempt (attempts + 1, next try at `retry_at` in case this one never
+        reports back); None if another sender took it or it is no longer pending."""
+
+    def sent(self, item: OutboxItem, message_id: str, now: datetime) -> None: ...
+
+    def not_sent(self, item: OutboxItem, error: str, failed: bool, now: datetime) -> None:
+        """Note a failed attempt; with `failed`, give up and keep it for admins to see."""
+
+    def due(self, now: datetime, limit: int) -> list[OutboxItem]:
+        """Pending items whose next attempt is due, oldest first."""
+
+    def listing(self, state: str, limit: int) -> list[OutboxItem]:
+        """Pending or failed items, oldest first."""
+
+    def get(self, ticket_id: str, key: str) -> OutboxItem | None: ...
+
+    def requeue(self, item: OutboxItem, now: datetime) -> bool:
+        """Make a failed item pending again, due now, with a fresh count of attempts."""
+
+
+STALE = "stale"
+SURVEY = "survey"
+
+
+@dataclass(frozen=True)
+class AgendaEntry:
+    """A job's next step for one ticket: a stale reminder or a survey, due at `due_at` (None: nothing left)."""
+
+    ticket_id: str
+    job: str  # STALE or SURVEY
+    status: str
+    since: datetime  # when the ticket entered `status`: the entry holds only for that stay
+    step: int  # steps already taken (reminders sent; for a survey, 1 once sent)
+    due_at: datetime | None
+    last_sent_at: datetime | None = None  # survey: when this ticket was last surveyed
+
+
+class AgendaStore(Protocol):
+    def plan(self, entry: AgendaEntry) -> bool:
+        """Start the entry for a newer stay in a status (an older or equal one is left alone); whether written."""
+
+    def due(self, job: str, now: datetime, limit: int) -> list[AgendaEntry]: ...
+
+    def get(self, ticket_id: str, job: str) -> AgendaEntry | None: ...
+
+    def advance(self, entry: AgendaEntry, step: int, due_at: datetime | None, last_sent_at: datetime | None) -> bool:
+        """Record a step taken, if the entry is still the one read (same stay, same step); whether it was."""
+
+
+@dataclass(frozen=True)
+class DueTracker:
+    tracker: Tracker
+    notified: frozenset[str]  # "first_response:at_risk" … what the SLA sweep already warned about
+
+
+@dataclass(frozen=True)
+class SurveyAnswer:
+    ticket_id: str
+    rating: int
+    comment: str
+    answered_at: datetime
+    revision: int  # 1 for the first answer, then one more per change
+
+
+class SurveyStore(Protocol):
+    def answer(self, ticket_id: str, rating: int, comment: str | None, now: datetime) -> SurveyAnswer:
+        """Record or update the ticket's one answer (a comment of None keeps the one given before);
+        an answer equal to the stored one changes nothing."""
+
+    def get(self, ticket_id: str) -> SurveyAnswer | None: ...
+
+
+class OptOutStore(Protocol):
+    def opt_out(self, email: str, now: datetime) -> None: ...
+
+    def opted_out(self, email: str) -> bool: ...

@@ -10,6 +10,7 @@ from chalicelib.domain.config import DeskConfig, Transition
 from chalicelib.domain.history import STATUS_CHANGED, HistoryEvent
 from chalicelib.domain.sla import StatusTime, TimerView
 from chalicelib.domain.tickets import Comment, Ticket, stamp
+from chalicelib.services.ports import OutboxItem, SurveyAnswer
 
 if TYPE_CHECKING:
     from chalicelib.services.desk import SlaState
@@ -182,4 +183,33 @@ def agent(item: Agent) -> dict[str, Any]:
         "role": item.role,
         "active": item.active,
         "created_at": when(item.created_at),
+    }
+
+
+def outbox_item(item: OutboxItem) -> dict[str, Any]:
+    """What admins see of a mail: not its bodies, whose links open the requester's ticket."""
+    return {
+        "id": f"{item.ticket_id}/{item.key}",
+        "ticket_id": item.ticket_id,
+        "key": item.key,
+        "kind": item.kind,
+        "to": item.to,
+        "subject": item.subject,
+        "state": item.state,
+        "attempts": item.attempts,
+        "created_at": when(item.created_at),
+        "next_attempt_at": when(item.next_attempt_at) if item.next_attempt_at else None,
+        "last_error": item.last_error,
+        "sent_at": when(item.sent_at) if item.sent_at else None,
+    }
+
+
+def survey_answer(answer: SurveyAnswer | None) -> dict[str, Any] | None:
+    if answer is None:
+        return None
+    return {
+        "rating": answer.rating,
+        "comment": answer.comment,
+        "answered_at": when(answer.answered_at),
+        "revision": answer.revision,
     }

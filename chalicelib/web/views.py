@@ -6,7 +6,7 @@ import logging
 import secrets
 from collections.abc import Callable
 from typing import Any, Concatenate, ParamSpec
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from chalice.app import Request, Response
 
@@ -198,10 +198,14 @@ def portal_ticket(request: Request, ticket_id: str) -> Response:
     labels = {f.name: f.label for f in ticket_type.fields} if ticket_type else {}
     base = f"{public_base_url(request)}/portal/tickets/{ticket_id}"
     token_query = urlencode({"token": token or ""})
+    asked_for = query(request, "to")
+    confirm = next((t for t in shown["allowed_transitions"] if t["to"] == asked_for), None)
     html = pages.render(
         "portal.html",
         desk_name=detail.config.desk.name,
         ticket=shown,
+        confirm=confirm,
+        asked_for=asked_for,
         fields=[{"label": labels.get(k, k), "value": v} for k, v in detail.ticket.fields.items()],
         comment_action=f"{base}/comments?{token_query}",
         transition_action=f"{base}/transitions?{token_query}",
@@ -280,9 +284,9 @@ def transition_ticket(request: Request, ticket_id: str) -> Response:
 
 def _detail(ticket_id: str, agent: Agent) -> Response:
     detail = wiring.desk().ticket_detail(ticket_id, agent)
-    return json_response(
-        present.ticket_detail(detail.config, detail.ticket, detail.comments, detail.allowed, detail.sla)
-    )
+    shown = present.ticket_detail(detail.config, detail.ticket, detail.comments, detail.allowed, detail.sla)
+    shown["survey"] = present.survey_answer(wiring.surveys().answer_for(detail.ticket.id))
+    return json_response(shown)
 
 
 @handled
@@ -353,3 +357,93 @@ def revoke_agent(request: Request, agent_id: str) -> Response:
 def preflight(request: Request) -> Response:
     """CORS preflight: `handled` adds the headers when the Origin is one the stage allows."""
     return Response(body="", status_code=204, headers={"Cache-Control": "no-store"})
+
+
+# public: surveys and unsubscribing -------------------------------------------------------------------
+
+
+def _survey_page(request: Request, token: str, view: Any, status: int = 200, **extra: Any) -> Response:
+    action = f"{public_base_url(request)}/surveys/{quote(token)}"
+    html = pages.render(
+        "survey.html",
+        desk_name=view.config.desk.name,
+        ref=view.ticket.ref,
+        subject=view.ticket.subject,
+        scale=view.config.survey.scale,
+        answer=view.answer,
+        action=action,
+        saved_comment=extra.get("saved_comment", False),
+        errors=extra.get("errors", ""),
+    )
+    return pages.html_response(html, status, form_targets=(action,))
+
+
+@for_people
+def survey_page(request: Request, token: str) -> Response:
+    """The survey link: with ?rating=N it records that rating at once (one click), then offers a comment box."""
+    surveys = wiring.surveys()
+    rating = query(request, "rating")
+    view = surveys.answer(token, rating, None) if rating is not None else surveys.open(token)
+    if not wants_html(request):
+        return json_response(_survey_json(view))
+    return _survey_page(request, token, view)
+
+
+@for_people
+def answer_survey(request: Request, token: str) -> Response:
+    body = body_object(request)
+    comment = body.get("comment")
+    view = wiring.surveys().answer(token, body.get("rating"), comment)
+    if is_form(request):
+        return _survey_page(request, token, view, saved_comment=bool(view.answer and view.answer.comment))
+    return json_response(_survey_json(view))
+
+
+def _survey_json(view: Any) -> dict[str, Any]:
+    return {
+        "ref": view.ticket.ref,
+        "subject": view.ticket.subject,
+        "scale": view.config.survey.scale,
+        "answer": present.survey_answer(view.answer),
+    }
+
+
+@for_people
+def unsubscribe_page(request: Request, token: str) -> Response:
+    """A page with one button: mail scanners open links, so the link alone unsubscribes no one."""
+    ticket = wiring.surveys().unsubscribing(token)
+    action = f"{public_base_url(request)}/unsubscribe/{quote(token)}"
+    html = pages.render(
+        "unsubscribe.html", desk_name=wiring.desk().config().desk.name, email=ticket.requester_email, action=action
+    )
+    return pages.html_response(html, form_targets=(action,))
+
+
+@for_people
+def unsubscribe(request: Request, token: str) -> Response:
+    """The button, or a mail client's one-click unsubscribe (RFC 8058: a POST with List-Unsubscribe=One-Click)."""
+    ticket = wiring.surveys().unsubscribe(token)
+    if wants_html(request) or is_form(request):
+        html = pages.render(
+            "unsubscribe.html", desk_name=wiring.desk().config().desk.name, email=ticket.requester_email, done=True
+        )
+        return pages.html_response(html)
+    return json_response({"unsubscribed": ticket.requester_email})
+
+
+# admin: the outbox ---------------------------------------------------------------------------------
+
+
+@handled
+def list_outbox(request: Request) -> Response:
+    signed_in_admin(request)
+    postman, _ = wiring.mail()
+    items = postman.listing(query(request, "state") or "failed", query(request, "limit"))
+    return json_response({"emails": [present.outbox_item(i) for i in items]})
+
+
+@handled
+def retry_outbox(request: Request) -> Response:
+    signed_in_admin(request)
+    postman, _ = wiring.mail()
+    return json_response({"email": present.outbox_item(postman.retry(json_body(request)))})

@@ -1,0 +1,27 @@
+"""The Composer the services use: a letter rendered from the shipped templates and built into MIME bytes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from chalicelib.mail.mime import Envelope, build_message
+from chalicelib.mail.render import render_mail
+from chalicelib.services.mailing import Composed, Letter, Sender
+
+
+class TemplateComposer:
+    def compose(self, letter: Letter, sender: Sender, date: datetime) -> Composed:
+        """ValueError when the letter cannot become a mail (an address SES cannot take)."""
+        mail = render_mail(letter.kind, letter.context)
+        envelope = Envelope(
+            sender=sender.address,
+            sender_name=sender.name,
+            to=letter.to,
+            to_name=letter.to_name,
+            reply_to=sender.reply_to,
+            message_key=f"{letter.ticket_id}/{letter.key}",
+            thread_key=letter.ticket_id,
+            automated=letter.automated,
+            list_unsubscribe=letter.unsubscribe_url,
+        )
+        return Composed(mail.subject, mail.text, mail.html, build_message(envelope, mail, date))

@@ -1,0 +1,200 @@
+"""The scheduled jobs: stale reminders, SLA alerts, surveys and outbox retries. Each reads only what is due,
+through the due index, and is safe to rerun: every step is keyed by its cause and conditional on what it read."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from chalicelib.domain import notices as rules
+from chalicelib.domain import tickets as ticket_rules
+from chalicelib.domain.config import DeskConfig, StaleRule
+from chalicelib.domain.errors import StaleVersionError, TransitionNotAllowedError
+from chalicelib.domain.history import REMINDER_SENT, SLA_AT_RISK, SLA_BREACHED, SURVEY_SENT, job_event
+from chalicelib.domain.notices import TO_ASSIGNEE, TO_REQUESTER, TO_TEAM, Notice, SlaAlert
+from chalicelib.domain.sla import Tracker
+from chalicelib.domain.tickets import SYSTEM, Actor, Ticket, stamp
+from chalicelib.services.desk import Desk
+from chalicelib.services.mailing import Notifier, Postman
+from chalicelib.services.ports import STALE, SURVEY, AgendaEntry, AgendaStore, OptOutStore
+
+logger = logging.getLogger("helpdesk.jobs")
+BATCH = 200  # per run; what is left is due on the next run
+STALE_ACTOR = Actor(role=SYSTEM, id="stale_sweep", name="Desk automation")
+SLA_ACTOR = "system:sla_sweep"
+SURVEY_ACTOR = "system:survey_sender"
+
+
+class Jobs:
+    def __init__(
+        self, desk: Desk, agenda: AgendaStore, notifier: Notifier, postman: Postman, optouts: OptOutStore
+    ) -> None:
+        self.desk = desk
+        self.agenda = agenda
+        self.notifier = notifier
+        self.postman = postman
+        self.optouts = optouts
+
+    # stale reminders ------------------------------------------------------------------------------
+
+    def stale_sweep(self) -> dict[str, Any]:
+        now = self.desk.clock.now()
+        config = self.desk.config()
+        tally = {"due": 0, "reminders": 0, "moved": 0, "dropped": 0, "deferred": 0}
+        for entry in self.agenda.due(STALE, now, BATCH):
+            tally["due"] += 1
+            ticket = self.desk.tickets.get(entry.ticket_id)
+            rule = config.stale_rules.get(entry.status)
+            if ticket is None or rule is None or not _same_stay(ticket, entry):
+                self.agenda.advance(entry, entry.step, None, None)  # it moved on, or the rule is gone
+                tally["dropped"] += 1
+                continue
+            step = entry.step + 1
+            if step <= rule.times:
+                self._remind(config, ticket, rule, entry, step)
+                tally["reminders"] += 1
+            elif rule.then is not None:
+                if not self._move(config, ticket, rule.then):
+                    tally["deferred"] += 1
+                    continue  # the ticket changed meanwhile: look again next run
+                tally["moved"] += 1
+            calendar = config.sla.calendar
+            self.agenda.advance(entry, step, rules.next_step_due(calendar, rule, step, now), None)
+        return tally
+
+    def _remind(self, config: DeskConfig, ticket: Ticket, rule: StaleRule, entry: AgendaEntry, step: int) -> None:
+        now = self.desk.clock.now()
+        due = entry.due_at or now
+        since = stamp(entry.since)
+        final_at = rules.next_step_due(config.sla.calendar, rule, step, now) if step == rule.times else None
+        to_requester = rule.remind == TO_REQUESTER
+        data: dict[str, Any] = {
+            "status": ticket.status,
+            "since": since,
+            "number": step,
+            "times": rule.times,
+            "then": rule.then,
+            "final_at": stamp(final_at) if final_at and rule.then else None,
+            "waiting": rule.after.describe() if step == 1 else _waited(ticket, now),
+        }
+        audience = TO_REQUESTER if to_requester else (TO_ASSIGNEE if rule.remind == TO_ASSIGNEE else TO_TEAM)
+        notice = Notice(
+            ticket.id, f"stale#{since}#{step}", "reminder" if to_requester else "team_reminder", audience, due, data
+        )
+        event = job_event(
+            ticket.id,
+            REMINDER_SENT,
+            due,
+            f"stale_{since}_{step}",
+            STALE_ACTOR.label,
+            {"status": ticket.status, "number": step, "times": rule.times, "to": rule.remind, "sent_at": stamp(now)},
+        )
+        self.notifier.notify(config, ticket, [notice])
+        self.desk.events.add([event])
+
+    def _move(self, config: DeskConfig, ticket: Ticket, to: str) -> bool:
+        now = self.desk.clock.now()
+        try:
+            moved = ticket_rules.automatic_transition(config, ticket, to, STALE_ACTOR, now)
+            self.desk.tickets.save(moved, ticket.version)
+        except StaleVersionError:
+            return False
+        except TransitionNotAllowedError:
+            logger.warning("stale rule cannot move ticket %s from %s to %s", ticket.id, ticket.status, to)
+        return True
+
+    # SLA alerts -----------------------------------------------------------------------------------
+
+    def sla_sweep(self) -> dict[str, Any]:
+        now = self.desk.clock.now()
+        config = self.desk.config()
+        tally = {"due": 0, "at_risk": 0, "breached": 0}
+        for due in self.desk.events.due_trackers(now, BATCH):
+            tally["due"] += 1
+            tracker = due.tracker
+            ticket = self.desk.tickets.get(tracker.ticket_id)
+            alerts, notified, next_due = rules.sla_alerts(tracker, now, due.notified)
+            if ticket is not None:
+                notices, events = [], []
+                for alert in alerts:
+                    if not _still_running(ticket, alert.timer):
+                        continue  # the pipeline has not caught up with a reply or a close yet
+                    cause = f"sla_{alert.timer}_{alert.level}"
+                    data = {"timer": alert.timer, "level": alert.level, "due": stamp(_due_of(tracker, alert))}
+                    notices.append(
+                        Notice(ticket.id, f"sla#{alert.timer}#{alert.level}", "sla", TO_ASSIGNEE, alert.moment, data)
+                    )
+                    kind = SLA_BREACHED if alert.level == rules.BREACHED else SLA_AT_RISK
+                    events.append(job_event(ticket.id, kind, alert.moment, cause, SLA_ACTOR, dict(data)))
+                    tally[alert.level] += 1
+                if notices:
+                    self.notifier.notify(config, ticket, notices)
+                    self.desk.events.add(events)
+            self.desk.events.note_alerts(tracker, notified, next_due)
+        return tally
+
+    # surveys --------------------------------------------------------------------------------------
+
+    def survey_sender(self) -> dict[str, Any]:
+        now = self.desk.clock.now()
+        config = self.desk.config()
+        settings = config.survey
+        tally = {"due": 0, "sent": 0, "skipped": 0}
+        for entry in self.agenda.due(SURVEY, now, BATCH):
+            tally["due"] += 1
+            ticket = self.desk.tickets.get(entry.ticket_id)
+            quiet = timedelta(days=settings.quiet_days)
+            if (
+                ticket is None
+                or not settings.enabled
+                or entry.status not in settings.statuses
+                or not _same_stay(ticket, entry)
+                or (entry.last_sent_at is not None and now - entry.last_sent_at < quiet)
+                or self.optouts.opted_out(ticket.requester_email)
+            ):
+                self.agenda.advance(entry, entry.step, None, None)
+                tally["skipped"] += 1
+                continue
+            since = stamp(entry.since)
+            at = entry.due_at or now
+            notice = Notice(ticket.id, f"survey#{since}", "survey", TO_REQUESTER, at, {})
+            event = job_event(
+                ticket.id,
+                SURVEY_SENT,
+                at,
+                f"survey_{since}",
+                SURVEY_ACTOR,
+                {"status": ticket.status, "to": "requester"},
+            )
+            self.notifier.notify(config, ticket, [notice])
+            self.desk.events.add([event])
+            self.agenda.advance(entry, 1, None, now)
+            tally["sent"] += 1
+        return tally
+
+    # outbox -----------------------------------------------------------------------------------------
+
+    def outbox_retry(self) -> dict[str, Any]:
+        return self.postman.retry_due()
+
+
+def _same_stay(ticket: Ticket, entry: AgendaEntry) -> bool:
+    return ticket.status == entry.status and ticket.status_since == entry.since
+
+
+def _still_running(ticket: Ticket, timer: str) -> bool:
+    if timer == "first_response":
+        return ticket.first_response_at is None and ticket.is_open
+    return ticket.is_open
+
+
+def _due_of(tracker: Tracker, alert: SlaAlert) -> datetime:
+    """When the timer is (or was) due: the moment its used time reaches the target."""
+    due = next((t.breached_at for t in tracker.timers if t.kind == alert.timer), None)
+    return due or alert.moment
+
+
+def _waited(ticket: Ticket, now: datetime) -> str:
+    days = (now - ticket.status_since).days
+    return f"{days} day{'' if days == 1 else 's'}"

@@ -1,0 +1,102 @@
+"""Representative and hostile template contexts for every mail kind (the keys SPEC.md lists)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+HOSTILE_SUBJECT = "Hi\r\nBcc: evil@example.com"
+HOSTILE_NAME = "<script>alert(1)</script>"
+HOSTILE_DESK = "Eve, <eve@evil.test>"
+HOSTILE_BODY = "<img src=x onerror=alert(1)>\nsecond line\n\nnew paragraph"
+HOSTILE_URL = 'https://desk.example.org/portal/t1?token=a"b<c'
+
+PORTAL_URL = "https://desk.example.org/portal/tickets/t1?token=abc"
+
+
+def contexts(*, hostile: bool = False) -> dict[str, dict[str, Any]]:
+    subject = HOSTILE_SUBJECT if hostile else "VPN drops every hour"
+    name = HOSTILE_NAME if hostile else "Ada Lovelace"
+    body = HOSTILE_BODY if hostile else "Please restart the client:\n1. Quit it\n2. Open it again\n\nDoes that help?"
+    url = HOSTILE_URL if hostile else PORTAL_URL
+    common: dict[str, Any] = {
+        "desk_name": HOSTILE_DESK if hostile else "Acme Help Desk",
+        "recipient_name": name,
+        "ticket": {
+            "ref": "HD-1001",
+            "subject": subject,
+            "type_label": "Consultation",
+            "status_label": "Estimate pending client approval",
+            "priority_label": "High",
+            "requester_name": name,
+            "requester_email": "ada@example.org",
+        },
+    }
+    actions = [
+        {"label": "Approve estimate", "url": f"{url}&to=approved"},
+        {"label": "Decline estimate" if not hostile else HOSTILE_NAME, "url": f"{url}&to=declined"},
+    ]
+    return {
+        "acknowledgement": {**common, "description": body, "portal_url": url},
+        "reply": {**common, "author_name": name, "body": body, "portal_url": url},
+        "status": {**common, "message": body, "actions": actions, "portal_url": url},
+        "assigned": {
+            **common,
+            "assigned_by": name,
+            "description_excerpt": body,
+            "first_response_due": "Tue 4 Mar 2025, 11:00",
+        },
+        "requester_comment": {**common, "author_name": name, "body": body},
+        "reminder": {
+            **common,
+            "message": body,
+            "actions": actions,
+            "portal_url": url,
+            "number": 1,
+            "times": 2,
+            "waiting_since": "Mon 3 Mar 2025",
+            "final_notice": "If we do not hear from you by Friday, we will close this request."
+            if not hostile
+            else body,
+        },
+        "team_reminder": {
+            **common,
+            "status_label": "Approved for action",
+            "waiting": "3 business days",
+            "since": "Mon 3 Mar 2025, 09:12",
+            "number": 1,
+            "times": 2,
+        },
+        "sla": {
+            **common,
+            "level": "at_risk",
+            "timer_label": "first response",
+            "due": "Tue 4 Mar 2025, 11:00",
+            "assignee_name": name,
+        },
+        "survey": {
+            **common,
+            "ratings": [{"rating": n, "url": f"{url}&rating={n}"} for n in range(1, 6)],
+            "comment_url": f"{url}&comment=1",
+            "unsubscribe_url": f"{url}&unsubscribe=1",
+        },
+    }
+
+
+REQUESTER_KINDS = ("acknowledgement", "reply", "status", "reminder", "survey")
+PORTAL_KINDS = ("acknowledgement", "reply", "status", "reminder")
+
+
+def text_values(kind: str, context: dict[str, Any]) -> list[str]:
+    """The values a kind's text body shows verbatim."""
+    ticket = context["ticket"]
+    values = [ticket["ref"], ticket["subject"]]
+    if context["recipient_name"]:
+        values.append(context["recipient_name"])
+    for key in ("description", "body", "message", "description_excerpt", "author_name", "assigned_by", "portal_url"):
+        if key in context:
+            values.append(context[key])
+    if kind == "survey":
+        values += [r["url"] for r in context["ratings"]] + [context["comment_url"], context["unsubscribe_url"]]
+    for action in context.get("actions", []):
+        values += [action["label"], action["url"]]
+    return values

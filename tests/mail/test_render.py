@@ -1,0 +1,259 @@
+"""Every mail kind rendered: subjects safe for a header, HTML escaped throughout, text bodies verbatim."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from html import unescape
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chalicelib.mail import KINDS, render_mail
+from chalicelib.mail.render import paragraphs
+from tests.mail.contexts import (
+    HOSTILE_BODY,
+    HOSTILE_DESK,
+    HOSTILE_NAME,
+    HOSTILE_SUBJECT,
+    HOSTILE_URL,
+    PORTAL_KINDS,
+    REQUESTER_KINDS,
+    contexts,
+    text_values,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+# What a mail's HTML may contain: layout tables, text, links. No scripts, images, styles sheets or forms.
+ALLOWED_TAGS = {"html", "head", "meta", "title", "body", "table", "tr", "td", "p", "a", "strong", "br", "div"}
+
+
+class Tags(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+
+def parsed(html: str) -> Tags:
+    parser = Tags()
+    parser.feed(html)
+    parser.close()
+    return parser
+
+
+def hrefs(html: str) -> list[str]:
+    return [attrs["href"] or "" for tag, attrs in parsed(html).tags if tag == "a"]
+
+
+def urls_in(context: dict[str, Any]) -> set[str]:
+    urls = {context[k] for k in ("portal_url", "comment_url", "unsubscribe_url") if k in context}
+    urls |= {a["url"] for a in context.get("actions", [])} | {r["url"] for r in context.get("ratings", [])}
+    return urls
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_kind_renders_a_subject_with_the_reference_a_text_and_an_html_body(kind: str) -> None:
+    context = contexts()[kind]
+
+    mail = render_mail(kind, context)
+
+    assert mail.subject.startswith("[HD-1001] ")
+    assert "VPN drops every hour" in mail.subject
+    for value in text_values(kind, context):
+        assert value in mail.text, value
+    assert "HD-1001" in mail.html
+    assert "VPN drops every hour" in mail.html
+    assert mail.html.startswith("<!doctype html>")
+    assert set(hrefs(mail.html)) == urls_in(context)
+    assert all(tag in ALLOWED_TAGS for tag, _ in parsed(mail.html).tags)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_hostile_values_stay_out_of_the_subject_header_and_are_escaped_in_html(kind: str) -> None:
+    context = contexts(hostile=True)[kind]
+
+    mail = render_mail(kind, context)
+
+    assert "\r" not in mail.subject
+    assert "\n" not in mail.subject
+    assert mail.subject.startswith("[HD-1001] ")
+    assert "Hi Bcc: evil@example.com" in mail.subject
+    assert len(mail.subject) <= 200
+    lowered = mail.html.lower()
+    assert "<script" not in lowered
+    assert "<img" not in lowered
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in mail.html
+    assert "Eve, &lt;eve@evil.test&gt;" in mail.html
+    tags = parsed(mail.html).tags
+    assert all(tag in ALLOWED_TAGS for tag, _ in tags)
+    assert not [name for _, attrs in tags for name in attrs if name.startswith("on") or name == "src"]
+    # every link is exactly a URL the context gave, attribute quoting intact
+    assert set(hrefs(mail.html)) == urls_in(context)
+    assert HOSTILE_URL not in mail.html
+    assert ("token=a&#34;b&lt;c" in mail.html) == bool(urls_in(context))
+    for value in text_values(kind, context):
+        assert value in mail.text, value
+    assert HOSTILE_SUBJECT in mail.text
+    assert HOSTILE_NAME in mail.text
+    assert HOSTILE_DESK in mail.text
+
+
+@pytest.mark.parametrize("kind", ["acknowledgement", "reply", "status", "requester_comment", "reminder"])
+def test_plain_text_with_newlines_becomes_paragraphs_and_line_breaks_after_escaping(kind: str) -> None:
+    mail = render_mail(kind, contexts(hostile=True)[kind])
+
+    assert "&lt;img src=x onerror=alert(1)&gt;<br>\nsecond line</p>" in mail.html
+    assert ">new paragraph</p>" in mail.html
+    assert HOSTILE_BODY in mail.text
+
+
+def test_paragraphs_split_on_blank_lines_and_every_kind_of_line_break() -> None:
+    html = str(paragraphs("one\r\ntwo\u2028three\n\n\n<b>four</b> & five\n  \nsix"))
+
+    assert html.count("<p ") == 3
+    assert "one<br>\ntwo<br>\nthree</p>" in html
+    assert "&lt;b&gt;four&lt;/b&gt; &amp; five</p>" in html
+    assert str(paragraphs("")) == ""
+
+
+@pytest.mark.parametrize("kind", PORTAL_KINDS)
+def test_requester_mails_offer_replying_or_the_private_link(kind: str) -> None:
+    mail = render_mail(kind, contexts()[kind])
+
+    assert "reply to this email" in mail.text.lower()
+    assert "private link" in mail.text
+    assert contexts()[kind]["portal_url"] in hrefs(mail.html)
+    assert "reply to this email" in mail.html.lower()
+
+
+@pytest.mark.parametrize("kind", REQUESTER_KINDS)
+def test_requester_mails_greet_by_name_or_generally(kind: str) -> None:
+    context = contexts()[kind]
+    assert render_mail(kind, context).text.startswith("Hi Ada Lovelace,")
+    assert render_mail(kind, {**context, "recipient_name": ""}).text.startswith("Hello,")
+
+
+def test_acknowledgement_subject() -> None:
+    mail = render_mail("acknowledgement", contexts()["acknowledgement"])
+    assert mail.subject == "[HD-1001] We received your request: VPN drops every hour"
+
+
+def test_status_mail_lists_the_requester_actions_and_omits_the_list_when_there_are_none() -> None:
+    context = contexts()["status"]
+    with_actions = render_mail("status", context)
+    without = render_mail("status", {**context, "actions": []})
+
+    assert "Estimate pending client approval" in with_actions.subject
+    assert "Approve estimate" in with_actions.html
+    assert "What would you like to do?" in with_actions.text
+    assert "What would you like to do?" not in without.text
+    assert "What would you like to do?" not in without.html
+    assert hrefs(without.html) == [context["portal_url"]]
+
+
+def test_reminders_number_themselves_and_show_a_final_notice_only_when_given() -> None:
+    context = contexts()["reminder"]
+    notice = context["final_notice"]
+    final = render_mail("reminder", {**context, "number": 2, "times": 2})
+    plain = render_mail("reminder", {**context, "final_notice": None})
+
+    assert "Reminder 2 of 2" in final.subject
+    assert "Reminder 2 of 2" in final.text
+    assert "Reminder 2 of 2" in final.html
+    assert notice in final.text
+    assert notice in final.html
+    assert "Reminder 1 of 2" in plain.text
+    assert notice not in plain.text
+    assert notice not in plain.html
+    assert "Mon 3 Mar 2025" in plain.text
+
+
+def test_the_team_reminder_says_how_long_the_ticket_has_not_moved() -> None:
+    mail = render_mail("team_reminder", contexts()["team_reminder"])
+
+    assert "Reminder 1 of 2" in mail.subject
+    assert "has been in Approved for action for 3 business days" in mail.text
+    assert "without moving" in mail.text
+    assert "without moving" in mail.html
+
+
+def test_sla_mails_tell_due_soon_from_overdue() -> None:
+    context = contexts()["sla"]
+    at_risk = render_mail("sla", context)
+    breached = render_mail("sla", {**context, "level": "breached", "assignee_name": None})
+
+    assert "Due soon" in at_risk.subject
+    assert "due soon" in at_risk.text
+    assert "overdue" not in at_risk.text.lower()
+    assert "Overdue" in breached.subject
+    assert "overdue" in breached.text
+    assert "Overdue" in breached.html
+    assert "first response" in breached.text
+    assert "Tue 4 Mar 2025, 11:00" in breached.text
+    assert "nobody yet" in breached.text
+    assert "Ada Lovelace" in at_risk.text
+
+
+def test_the_assignment_mail_shows_the_first_response_due_only_when_known() -> None:
+    context = contexts()["assigned"]
+    assert "First response due: Tue 4 Mar 2025, 11:00" in render_mail("assigned", context).text
+    assert "First response due" not in render_mail("assigned", {**context, "first_response_due": None}).text
+
+
+def test_the_survey_shows_a_row_of_rating_buttons_a_comment_link_and_an_unsubscribe_line() -> None:
+    context = contexts()["survey"]
+    mail = render_mail("survey", context)
+
+    tags = parsed(mail.html)
+    rating_links = [attrs["href"] for tag, attrs in tags.tags if tag == "a" and "rating=" in (attrs["href"] or "")]
+    assert rating_links == [r["url"] for r in context["ratings"]]
+    assert "1 = very dissatisfied" in mail.html
+    assert "5 = very satisfied" in mail.html
+    assert "Leave a comment" in mail.html
+    assert mail.html.index("Unsubscribe") > mail.html.index("Leave a comment")
+    assert "Don't want these surveys?" in unescape(mail.html)
+    assert "1 (very dissatisfied)" in mail.text
+    assert "5 (very satisfied)" in mail.text
+    assert mail.text.rstrip().endswith(f"Unsubscribe: {context['unsubscribe_url']}")
+
+
+def test_the_survey_scale_follows_the_ratings_given() -> None:
+    context = contexts()["survey"]
+    ratings = [{"rating": n, "url": f"https://desk.example.org/s?r={n}"} for n in (3, 1, 2)]
+    mail = render_mail("survey", {**context, "ratings": ratings})
+
+    assert "3 = very satisfied" in mail.html
+    assert mail.text.index("1 (very dissatisfied)") < mail.text.index("3 (very satisfied)")
+
+
+def test_a_long_subject_is_cut_to_200_characters() -> None:
+    context = contexts()["reply"]
+    ticket = {**context["ticket"], "subject": "word " * 100}
+    subject = render_mail("reply", {**context, "ticket": ticket}).subject
+    assert len(subject) == 200
+    assert subject.endswith("…")
+
+
+def test_unknown_kinds_levels_missing_values_and_non_http_links_are_refused() -> None:
+    context = contexts()
+    with pytest.raises(ValueError, match="unknown mail kind"):
+        render_mail("newsletter", context["reply"])
+    with pytest.raises(ValueError, match="unknown SLA level"):
+        render_mail("sla", {**context["sla"], "level": "late"})
+    incomplete = dict(context["reply"])
+    del incomplete["body"]
+    with pytest.raises(ValueError, match="body"):
+        render_mail("reply", incomplete)
+    with pytest.raises(ValueError, match="http"):
+        render_mail("reply", {**context["reply"], "portal_url": "javascript:alert(1)"})
+
+
+def test_importing_the_mail_package_loads_no_jinja2() -> None:
+    probe = "import sys, chalicelib.mail; print('jinja2' in sys.modules, 'markupsafe' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
