@@ -95,3 +95,32 @@ curl -s -X POST "$DESK/_local/clock" -H "$JSON" -d '{"advance": "3d"}' >/dev/nul
 show "curl -s $DESK/tickets/$late -H '$AUTH'   # the critical ticket's timers"
 curl -s "$DESK/tickets/$late" -H "$AUTH" \
   | field '"\n".join(k + ": " + t["state"] + (", breached" if t["breached"] else "") for k, t in d["sla"].items())'
+
+echo; echo "== 7. Mail: a fix left in Client testing gets its reminder after five business days, not before"
+fix=$(curl -s -X POST "$DESK/tickets" -H "$JSON" -d '{"type": "defect", "subject": "Export drops the last row",
+  "description": "The CSV export misses the final line.", "requester_name": "Lee", "requester_email": "lee@example.org",
+  "fields": {"product": "Reports", "version_affected": "4.2", "steps_to_reproduce": "Export any report."}}' | field 'd["id"]')
+for status in in_review approved in_progress ready_to_test in_testing ready_to_install client_testing; do
+  move "$fix" "$status" >/dev/null 2>&1
+done
+echo "(moved $fix to Client testing)"
+sleep 1  # the stream sends the mail a change causes within about a second
+show "curl -s $DESK/_local/outbox   # the last two mails sent"
+curl -s "$DESK/_local/outbox" | field '"\n".join(m["to"] + "  " + m["subject"] for m in d["emails"][-2:])'
+show "curl -s -X POST $DESK/_local/jobs/stale_sweep   # too early: nothing is due"
+curl -s -X POST "$DESK/_local/jobs/stale_sweep" | field '"reminders sent: " + str(d["result"]["reminders"])'
+show "curl -s -X POST $DESK/_local/clock -H '$JSON' -d '{\"advance\": \"6d\"}'   # six days pass"
+curl -s -X POST "$DESK/_local/clock" -H "$JSON" -d '{"advance": "6d"}' >/dev/null
+show "curl -s -X POST $DESK/_local/jobs/stale_sweep   # six days are not yet five business days"
+curl -s -X POST "$DESK/_local/jobs/stale_sweep" | field '"reminders sent: " + str(d["result"]["reminders"])'
+show "curl -s -X POST $DESK/_local/clock -H '$JSON' -d '{\"advance\": \"9d\"}'   # past five business days, holidays and all"
+curl -s -X POST "$DESK/_local/clock" -H "$JSON" -d '{"advance": "9d"}' >/dev/null
+show "curl -s -X POST $DESK/_local/jobs/stale_sweep"
+curl -s -X POST "$DESK/_local/jobs/stale_sweep" | field '"reminders sent: " + str(d["result"]["reminders"])'
+show "curl -s -X POST $DESK/_local/jobs/stale_sweep   # run again: nothing twice"
+curl -s -X POST "$DESK/_local/jobs/stale_sweep" | field '"reminders sent: " + str(d["result"]["reminders"])'
+show "curl -s $DESK/_local/outbox"
+curl -s "$DESK/_local/outbox" | field 'd["emails"][-1]["to"] + "  " + d["emails"][-1]["subject"] + "\n  saved as " + d["emails"][-1]["eml"]'
+sleep 1
+show "curl -s $DESK/tickets/$fix/history -H '$AUTH'   # the reminder is in the history"
+curl -s "$DESK/tickets/$fix/history" -H "$AUTH" | field '"\n".join(e["kind"] for e in d["events"][-2:])'

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,8 @@ REGION = "us-east-1"
 DEFAULT_PORT = 8000
 DEFAULT_HOST = "127.0.0.1"
 ANY_ADDRESS = ("0.0.0.0", "::", "")  # noqa: S104 - only ever compared with, never bound by default
+DEFAULT_SENDER = "desk@example.org"  # verified in moto's SES at start; any address works locally
+MAIL_DIR = PROJECT_DIR / ".localdesk" / "mail"  # where the sent mails go as .eml files, unless HELPDESK_MAIL_DIR
 
 FAKE_AWS = {
     "AWS_ACCESS_KEY_ID": "localdesk",
@@ -83,6 +86,14 @@ def prepare(environ: MutableMapping[str, str], listen: Listen, stage_variables: 
     environ.update(FAKE_AWS)
     if not environ.get("HELPDESK_PUBLIC_URL"):
         environ["HELPDESK_PUBLIC_URL"] = listen.url
+    if not environ.get("HELPDESK_SENDER_EMAIL", "").strip():
+        environ["HELPDESK_SENDER_EMAIL"] = DEFAULT_SENDER
+
+
+def mail_directory(environ: Mapping[str, str] | None = None) -> Path:
+    """HELPDESK_MAIL_DIR (relative to the current directory), else .localdesk/mail in the project."""
+    chosen = (os.environ if environ is None else environ).get("HELPDESK_MAIL_DIR", "").strip()
+    return Path(chosen).expanduser().resolve() if chosen else MAIL_DIR
 
 
 def use_tables(environ: MutableMapping[str, str], outputs: dict[str, str]) -> None:

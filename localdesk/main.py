@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from chalice import Chalice
     from chalice.local import LocalDevServer
 
+    from localdesk.jobs import JobRunner
+    from localdesk.mail import MailLog
     from localdesk.server import Gate
     from localdesk.streams import StreamPoller
 
@@ -35,6 +37,8 @@ class LocalDesk:
         self._server: LocalDevServer | None = None
         self._serving: threading.Thread | None = None
         self._poller: StreamPoller | None = None
+        self._jobs: JobRunner | None = None
+        self.mail_log: MailLog | None = None
 
     def start(self) -> None:
         # Heavy imports happen here, after the signal handlers are in place and the environment is set.
@@ -45,6 +49,8 @@ class LocalDesk:
         from chalicelib import wiring
         from chalicelib.adapters.clock import AdjustableClock
         from infra.tables import create_stack
+        from localdesk.jobs import JobRunner
+        from localdesk.mail import MailLog
         from localdesk.routes import register_local_routes
         from localdesk.server import Gate, build_server
 
@@ -56,17 +62,23 @@ class LocalDesk:
         region = os.environ["AWS_DEFAULT_REGION"]
         outputs = create_stack(boto3.client("cloudformation", region_name=region), STACK_NAME)
         use_tables(os.environ, outputs)
+        # SES refuses to send from an address that is not a verified identity, in moto as in AWS.
+        boto3.client("ses", region_name=region).verify_email_identity(EmailAddress=os.environ["HELPDESK_SENDER_EMAIL"])
 
         clock = AdjustableClock()
-        wiring.reset(clock=clock)
+        self.mail_log = MailLog().start()
+        wiring.reset(clock=clock, on_sent=self.mail_log.record)
         desk = wiring.desk()
         desk.seed_config()
         _, self.admin_token = desk.create_agent(ADMIN, token=os.environ.get("HELPDESK_ADMIN_TOKEN") or None)
 
         app = _deployed_app()
-        register_local_routes(app, clock)
+        timeout_ms = (config.lambda_timeout or 20) * 1000  # the stage's Lambda timeout, as the jobs get when deployed
+        self._jobs = JobRunner.for_app(app, self._gate.turn, now=clock.now, timeout_ms=timeout_ms)
+        register_local_routes(app, clock, self._jobs, self.mail_log)
         self._poller = stream_poller(app, outputs["TicketsTableStreamArn"], region, self._gate)
         self._poller.start()
+        self._jobs.start()
         try:
             self._server = build_server(app, config, self.listen.host, self.listen.port, self._gate)
         except OSError as exc:
@@ -76,12 +88,20 @@ class LocalDesk:
         self._serving = threading.Thread(target=self._server.server.serve_forever, name="localdesk-http")
         self._serving.start()
 
+    def jobs_text(self) -> str:
+        """E.g. "stale_sweep rate(1 hour), sla_sweep rate(5 minutes)"."""
+        if self._jobs is None or not self._jobs.names:
+            return "none"
+        return ", ".join(f"{job['name']} {job['schedule']}" for job in self._jobs.listing())
+
     def wait(self) -> None:
         """Until a signal interrupts the main thread (the HTTP server only stops when told to)."""
         while self._serving is not None and self._serving.is_alive():
             self._serving.join(0.5)
 
     def stop(self) -> None:
+        if self._jobs is not None:
+            self._jobs.stop()
         if self._poller is not None:
             self._poller.stop()
         if self._server is not None:
@@ -124,6 +144,8 @@ def banner(desk: LocalDesk, seconds: float) -> str:
     url = desk.listen.url
     token = desk.admin_token
     chosen = "from HELPDESK_ADMIN_TOKEN" if os.environ.get("HELPDESK_ADMIN_TOKEN") else "new for this run"
+    mail_dir = desk.mail_log.directory if desk.mail_log is not None else "-"
+    jobs = desk.jobs_text()
     return "\n".join(
         [
             "",
@@ -132,11 +154,16 @@ def banner(desk: LocalDesk, seconds: float) -> str:
             f"  Desk API     {url}",
             f"  Web form     {url}/form",
             f"  Admin token  {token}   ({chosen}; set HELPDESK_ADMIN_TOKEN to choose it)",
+            f"  Mail folder  {mail_dir}   (every mail sent, as an .eml file; set HELPDESK_MAIL_DIR to move it)",
+            f"  Jobs         {jobs}",
             "",
             "  Try:",
             f'    export TOKEN="{token}"',
             f'    curl -H "Authorization: Bearer $TOKEN" {url}/tickets',
             f"    curl -X POST -H 'Content-Type: application/json' -d '{{\"advance\": \"5d\"}}' {url}/_local/clock",
+            f"    curl {url}/_local/outbox                    # the mails sent, newest last",
+            f"    curl {url}/_local/jobs                      # the scheduled jobs and their last runs",
+            f"    curl -X POST {url}/_local/jobs/stale_sweep  # run one now",
             "",
             "  Ctrl-C to stop.",
             "",

@@ -3,22 +3,28 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Chalice, Response
 from chalice.app import Request
 
 from chalicelib.adapters.clock import AdjustableClock
 from chalicelib.domain.config import parse_duration_minutes
-from chalicelib.domain.errors import MalformedRequestError
+from chalicelib.domain.errors import MalformedRequestError, NotFoundError
 from chalicelib.web.http import handled, json_body, json_response
+from localdesk.jobs import jsonable
+
+if TYPE_CHECKING:
+    from localdesk.jobs import JobRunner
+    from localdesk.mail import MailLog
 
 MAX_ADVANCE = timedelta(days=3650)
 # curl -d labels a body as a form unless told otherwise; these bodies are read as JSON whatever their label.
 BODY_TYPES = ["application/json", "application/x-www-form-urlencoded", "text/plain"]
+ANY_BODY = ["*/*"]  # running a job reads no body, so any label will do
 
 
-def register_local_routes(app: Chalice, clock: AdjustableClock) -> None:
+def register_local_routes(app: Chalice, clock: AdjustableClock, jobs: JobRunner, mail_log: MailLog) -> None:
     def request() -> Request:
         if app.current_request is None:
             raise RuntimeError("no request outside a route")
@@ -40,6 +46,38 @@ def register_local_routes(app: Chalice, clock: AdjustableClock) -> None:
     @app.route("/_local/clock", methods=["POST"], content_types=BODY_TYPES)
     def advance_local_clock() -> Response:
         return advance_clock(request())
+
+    @handled
+    def list_jobs(request: Request) -> Response:
+        return json_response({"jobs": jobs.listing()})
+
+    @handled
+    def run_job(request: Request, name: str) -> Response:
+        """Runs one scheduled job now (this request holds the gate's turn, so the job runs inside it)."""
+        if name not in jobs.names:
+            raise NotFoundError(f"there is no scheduled job {name!r}", known=jobs.names)
+        try:
+            result = jobs.run_now(name)
+        except Exception as exc:  # noqa: BLE001 - logged by the runner; the caller is told what failed
+            failure = {"code": "job_failed", "message": f"{name} failed: {type(exc).__name__}: {exc}", "job": name}
+            return json_response({"error": failure}, 500)
+        return json_response({"job": name, "result": jsonable(result)})
+
+    @handled
+    def outbox(request: Request) -> Response:
+        return json_response({"emails": mail_log.listing(), "mail_dir": str(mail_log.directory)})
+
+    @app.route("/_local/jobs", methods=["GET"])
+    def local_jobs() -> Response:
+        return list_jobs(request())
+
+    @app.route("/_local/jobs/{name}", methods=["POST"], content_types=ANY_BODY)
+    def run_local_job(name: str) -> Response:
+        return run_job(request(), name)
+
+    @app.route("/_local/outbox", methods=["GET"])
+    def local_outbox() -> Response:
+        return outbox(request())
 
 
 def advance_of(body: Any) -> timedelta:

@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
@@ -33,7 +34,10 @@ class LocalRun:
 
     def __init__(self, port: int) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("HELPDESK_", "AWS_"))}
-        env.update(PORT=str(port), HELPDESK_ADMIN_TOKEN=ADMIN_TOKEN, PYTHONUNBUFFERED="1")
+        self.mail_dir = tempfile.mkdtemp(prefix="localdesk-mail-")  # runs side by side keep their own .eml files
+        env.update(
+            PORT=str(port), HELPDESK_ADMIN_TOKEN=ADMIN_TOKEN, HELPDESK_MAIL_DIR=self.mail_dir, PYTHONUNBUFFERED="1"
+        )
         self.process = subprocess.Popen(
             [sys.executable, "-m", "localdesk"],
             cwd=ROOT,
@@ -315,3 +319,13 @@ def test_the_documented_walkthrough_runs_against_the_local_desk(own_run: LocalRu
     assert "status_changed  Estimate pending client approval -> Approved for action" in history_section
     assert "first_response: running, breached" in history_section
     assert "resolution: running, breached" in history_section
+    mail_section = transcript.split("== 7.", 1)[1]
+    runs = re.findall(r"reminders sent: (\d+)", mail_section)
+    assert runs == ["0", "0", "1", "0"], mail_section  # not before its time (6 days), at it (a week), then once
+    assert "lee@example.org  [" in mail_section, mail_section
+    assert "Client testing" in mail_section, mail_section
+    assert "Reminder 1 of 2" in mail_section, mail_section
+    assert mail_section.rstrip().endswith("reminder_sent"), mail_section
+    eml = re.search(r"saved as (\S+\.eml)", mail_section)
+    assert eml is not None, mail_section
+    assert Path(eml.group(1)).is_file(), mail_section

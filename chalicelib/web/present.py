@@ -120,7 +120,11 @@ def history_event(config: DeskConfig, event: HistoryEvent, names: dict[str, str]
     shown: dict[str, Any] = {
         "kind": event.kind,
         "at": when(event.at),
-        "by": {"role": role, "id": actor_id, "name": names.get(event.actor)},
+        "by": {
+            "role": role,
+            "id": actor_id,
+            "name": names.get(event.actor, "Desk automation" if role == "system" else None),
+        },
         **event.data,
     }
     if event.kind == STATUS_CHANGED:

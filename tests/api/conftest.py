@@ -10,6 +10,7 @@ import pytest
 from chalice.test import Client
 
 from chalicelib import wiring
+from tests.api.mail_fixtures import mailbox  # noqa: F401 - a fixture for every API test module
 from tests.streams import Stream
 
 
