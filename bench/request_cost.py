@@ -93,6 +93,7 @@ def main() -> None:
                 detail = ", ".join(f"{op} {n}" for op, n in sorted(calls.items()))
                 print(f"{label:38} {sum(calls.values()):5}  {detail}  (HTTP {status})")
             stream_cost(client, outputs["TicketsTableStreamArn"])
+            job_cost(client, outputs["TicketsTableStreamArn"], ticket)
 
 
 def stream_cost(client: Client, stream_arn: str) -> None:
@@ -114,6 +115,29 @@ def stream_cost(client: Client, stream_arn: str) -> None:
     again = sum(calls.values()) / len(records)
     print(f"{'the same batch redelivered':38} {again:5.1f}  per record; every put refused by its condition")
     print(f"failed records: {failed}")
+
+
+def job_cost(client: Client, stream_arn: str, ticket: dict[str, str]) -> None:
+    """Each scheduled job's DynamoDB calls when nothing is due, before and after the desk grows tenfold:
+    a job reads its shard of the due index only, so the table's size does not show."""
+    from localdesk.streams import StreamReader
+
+    reader = StreamReader(boto3.client("dynamodbstreams"), stream_arn, "us-east-1")
+    event = client.events.generate_cw_event(source="aws.events", detail_type="Scheduled Event", detail={}, resources=[])
+    names = ("stale_sweep", "sla_sweep", "survey_sender", "outbox_retry")
+    for size in ("42", "462"):
+        if size == "462":
+            for i in range(420):
+                more = {**ticket, "requester_email": f"g{i}@example.org"}
+                client.http.post("/tickets", headers={"Content-Type": "application/json"}, body=json.dumps(more))
+            while batch := reader.read():
+                client.lambda_.invoke("ticket_changes", {"Records": batch})
+        for name in names:
+            calls.clear()
+            result = client.lambda_.invoke(name, event).payload
+            detail = ", ".join(f"{op} {n}" for op, n in sorted(calls.items()))
+            label = f"job {name} ({size} tickets)"
+            print(f"{label:38} {sum(calls.values()):5}  {detail}  {json.dumps(result)}")
 
 
 if __name__ == "__main__":
