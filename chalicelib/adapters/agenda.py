@@ -27,6 +27,7 @@ def _entry(record: AgendaRecord) -> AgendaEntry:
         step=int(record.step),
         due_at=record.due_at,
         last_sent_at=record.last_sent_at,
+        version=int(record.version or 0),
     )
 
 
@@ -42,17 +43,20 @@ def _due_actions(job: str, due_at: datetime | None) -> list[Any]:
 
 class DynamoAgendaStore:
     def plan(self, entry: AgendaEntry) -> bool:
-        """An update, so what an earlier stay left (the survey's last_sent_at) stays."""
+        """An update, so what an earlier stay left (the survey's last_sent_at) stays. Stays are ordered by the
+        ticket version that began them, which every write bumps: two moves in one instant, or a clock running a
+        little behind on another Lambda, still leave the entry on the stay the ticket is in."""
         since = stamp(entry.since)
         actions = [
             AgendaRecord.status.set(entry.status),
             AgendaRecord.since.set(since),
             AgendaRecord.step.set(entry.step),
+            AgendaRecord.version.set(entry.version),
             *_due_actions(entry.job, entry.due_at),
         ]
         try:
             AgendaRecord(pk=entry.ticket_id, sk=AGENDA_PREFIX + entry.job).update(
-                actions=actions, condition=AgendaRecord.pk.does_not_exist() | (AgendaRecord.since < since)
+                actions=actions, condition=AgendaRecord.pk.does_not_exist() | (AgendaRecord.version < entry.version)
             )
         except UpdateError as error:
             if _condition_failed(error):

@@ -44,8 +44,12 @@ def decode_record(raw: dict[str, Any]) -> Change | None:
         old = ticket_from_record(TicketRecord.from_raw_data(old_image)) if isinstance(old_image, dict) else None
         return TicketWritten(old=old, new=ticket_from_record(TicketRecord.from_raw_data(new_image)))
     if sort_key == SURVEY_SK:
+        if "rating" not in new_image:
+            return None  # an item being made in two steps; the step that completes it carries the answer
         old_image = dynamodb.get("OldImage")
-        before = survey_answer(SurveyRecord.from_raw_data(old_image)) if isinstance(old_image, dict) else None
+        before = None
+        if isinstance(old_image, dict) and "rating" in old_image:
+            before = survey_answer(SurveyRecord.from_raw_data(old_image))
         return SurveyWritten(old=before, new=survey_answer(SurveyRecord.from_raw_data(new_image)))
     if sort_key.startswith(COMMENT_PREFIX):
         if name != "INSERT":

@@ -340,6 +340,7 @@ class AgendaRecord(Model):
     status = UnicodeAttribute()
     since = UnicodeAttribute()  # stamp of when the ticket entered `status`
     step = NumberAttribute()
+    version = NumberAttribute(default=0)  # the ticket version that began the stay
     due_at = UTCDateTimeAttribute(null=True)
     last_sent_at = UTCDateTimeAttribute(null=True)
     due_shard = UnicodeAttribute(null=True)

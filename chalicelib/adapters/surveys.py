@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pynamodb.exceptions import DoesNotExist, UpdateError
+from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 
 from chalicelib.adapters.records import OptOutRecord, SurveyRecord
 from chalicelib.services.ports import SurveyAnswer
@@ -38,18 +38,22 @@ class DynamoSurveyStore:
             if current is not None and current.rating == rating and current.comment == kept:
                 return current
             revision = current.revision + 1 if current else 1
-            condition = SurveyRecord.revision == current.revision if current else SurveyRecord.pk.does_not_exist()
             try:
-                SurveyRecord(pk=ticket_id, sk=SURVEY_SK).update(
-                    actions=[
-                        SurveyRecord.rating.set(rating),
-                        SurveyRecord.comment.set(kept),
-                        SurveyRecord.answered_at.set(now),
-                        SurveyRecord.revision.set(revision),
-                    ],
-                    condition=condition,
-                )
-            except UpdateError as error:
+                if current is None:  # a whole item at once: the stream sees the answer, never a bare key
+                    SurveyRecord(
+                        pk=ticket_id, sk=SURVEY_SK, rating=rating, comment=kept, answered_at=now, revision=revision
+                    ).save(condition=SurveyRecord.pk.does_not_exist())
+                else:
+                    SurveyRecord(pk=ticket_id, sk=SURVEY_SK).update(
+                        actions=[
+                            SurveyRecord.rating.set(rating),
+                            SurveyRecord.comment.set(kept),
+                            SurveyRecord.answered_at.set(now),
+                            SurveyRecord.revision.set(revision),
+                        ],
+                        condition=SurveyRecord.revision == current.revision,
+                    )
+            except (PutError, UpdateError) as error:
                 if getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException":
                     continue
                 raise

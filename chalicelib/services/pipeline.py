@@ -95,11 +95,15 @@ class Pipeline:
         calendar = config.sla.calendar
         rule = config.stale_rules.get(ticket.status)
         due = notices.first_reminder_due(calendar, rule, ticket.status_since) if rule else None
-        self.agenda.plan(AgendaEntry(ticket.id, STALE, ticket.status, ticket.status_since, 0, due))
+        self.agenda.plan(
+            AgendaEntry(ticket.id, STALE, ticket.status, ticket.status_since, 0, due, None, ticket.version)
+        )
         survey = config.survey
         if survey.enabled and ticket.status in survey.statuses:
             due = ticket.status_since + timedelta(minutes=survey.delay_minutes)
-            self.agenda.plan(AgendaEntry(ticket.id, SURVEY, ticket.status, ticket.status_since, 0, due))
+            self.agenda.plan(
+                AgendaEntry(ticket.id, SURVEY, ticket.status, ticket.status_since, 0, due, None, ticket.version)
+            )
 
     def _survey_answered(self, config: DeskConfig, change: SurveyWritten) -> list[HistoryEvent]:
         new, old = change.new, change.old

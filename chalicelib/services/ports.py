@@ -256,11 +256,13 @@ class AgendaEntry:
     step: int  # steps already taken (reminders sent; for a survey, 1 once sent)
     due_at: datetime | None
     last_sent_at: datetime | None = None  # survey: when this ticket was last surveyed
+    version: int = 0  # the ticket's version that began the stay: stays are ordered by it, not by time
 
 
 class AgendaStore(Protocol):
     def plan(self, entry: AgendaEntry) -> bool:
-        """Start the entry for a newer stay in a status (an older or equal one is left alone); whether written."""
+        """Start the entry for a stay begun by a newer ticket version (an older or equal one is left alone);
+        whether it was written."""
 
     def due(self, job: str, now: datetime, limit: int) -> list[AgendaEntry]: ...
 

@@ -414,7 +414,11 @@ def unsubscribe_page(request: Request, token: str) -> Response:
     ticket = wiring.surveys().unsubscribing(token)
     action = f"{public_base_url(request)}/unsubscribe/{quote(token)}"
     html = pages.render(
-        "unsubscribe.html", desk_name=wiring.desk().config().desk.name, email=ticket.requester_email, action=action
+        "unsubscribe.html",
+        desk_name=wiring.desk().config().desk.name,
+        email=ticket.requester_email,
+        action=action,
+        done=False,
     )
     return pages.html_response(html, form_targets=(action,))
 
