@@ -114,7 +114,7 @@ def _plausible_id(value: Any) -> bool:
     return isinstance(value, str) and 0 < len(value) <= ID_LIMIT and value.isprintable()
 
 
-def _is_whole_number(text: str) -> bool:
+def is_whole_number(text: str) -> bool:
     """ASCII digits only: str.isdigit() also accepts '²', which int() then refuses."""
     return text.isascii() and text.isdigit() and len(text) <= 9
 
@@ -443,7 +443,7 @@ class Desk:
         ticket = self._ticket(id_or_ref)
         size = 100
         if limit is not None:
-            if not _is_whole_number(limit) or not 1 <= int(limit) <= MAX_HISTORY_PAGE:
+            if not is_whole_number(limit) or not 1 <= int(limit) <= MAX_HISTORY_PAGE:
                 raise ValidationError(
                     "the limit is not valid", {"limit": f"must be a whole number from 1 to {MAX_HISTORY_PAGE}"}
                 )
@@ -527,7 +527,7 @@ class Desk:
             errors["state"] = "must be open, done or all"
         limit = 25
         if request.limit is not None:
-            if not _is_whole_number(request.limit) or not 1 <= int(request.limit) <= MAX_PAGE:
+            if not is_whole_number(request.limit) or not 1 <= int(request.limit) <= MAX_PAGE:
                 errors["limit"] = f"must be a whole number from 1 to {MAX_PAGE}"
             else:
                 limit = int(request.limit)

@@ -15,6 +15,7 @@ from chalicelib.domain.errors import ConflictError, NotFoundError, ValidationErr
 from chalicelib.domain.notices import TO_ASSIGNEE, TO_REQUESTER, Notice
 from chalicelib.domain.tickets import REQUESTER, Ticket
 from chalicelib.domain.tokens import sign_link
+from chalicelib.services.desk import is_whole_number
 from chalicelib.services.ports import (
     FAILED,
     PENDING,
@@ -33,6 +34,7 @@ MAX_ATTEMPTS = 8  # the first try and seven more over about ten hours (5 min, do
 FIRST_RETRY = timedelta(minutes=5)
 LONGEST_WAIT = timedelta(hours=6)
 RETRY_BATCH = 100
+LISTING_LIMIT = 500
 EXCERPT = 600
 PORTAL = "portal"
 SURVEY = "survey"
@@ -109,6 +111,21 @@ class Links:
         return f"{self.base_url}/unsubscribe/{quote(self._token(UNSUBSCRIBE, ticket_id, UNSUBSCRIBE_DAYS))}"
 
 
+def _outbox_item(letter: Letter, composed: Composed, now: datetime) -> OutboxItem:
+    return OutboxItem(
+        ticket_id=letter.ticket_id,
+        key=letter.key,
+        kind=letter.kind,
+        to=letter.to,
+        subject=composed.subject,
+        text=composed.text,
+        html=composed.html,
+        raw=composed.raw,
+        created_at=now,
+        next_attempt_at=now,
+    )
+
+
 class Postman:
     """Records each letter in the outbox under its key before sending, sends it, and marks it sent."""
 
@@ -139,18 +156,7 @@ class Postman:
             except ValueError as error:
                 self._unsendable(letter, str(error), now)
                 continue
-            item = OutboxItem(
-                ticket_id=letter.ticket_id,
-                key=letter.key,
-                kind=letter.kind,
-                to=letter.to,
-                subject=composed.subject,
-                text=composed.text,
-                html=composed.html,
-                raw=composed.raw,
-                created_at=now,
-                next_attempt_at=now,
-            )
+            item = _outbox_item(letter, composed, now)
             if self.outbox.add(item):
                 fresh.append(item)
         tally = {"recorded": len(fresh), "already_recorded": len(letters) - len(fresh)}
@@ -161,18 +167,7 @@ class Postman:
 
     def _unsendable(self, letter: Letter, reason: str, now: datetime) -> None:
         """A letter that cannot become a mail (an address SES cannot take) is kept as failed, for admins to see."""
-        item = OutboxItem(
-            ticket_id=letter.ticket_id,
-            key=letter.key,
-            kind=letter.kind,
-            to=letter.to,
-            subject="",
-            text="",
-            html="",
-            raw=b"",
-            created_at=now,
-            next_attempt_at=now,
-        )
+        item = _outbox_item(letter, Composed("", "", "", b""), now)
         if self.outbox.add(item):
             self.outbox.not_sent(item, f"cannot be sent: {reason}", True, now)
             logger.error("mail %s for ticket %s cannot be sent: %s", letter.key, letter.ticket_id, reason)
@@ -223,11 +218,9 @@ class Postman:
         errors: dict[str, str] = {}
         if state not in (PENDING, FAILED):
             errors["state"] = "must be pending or failed"
-        size = int(limit) if isinstance(limit, str) and limit.isascii() and limit.isdigit() and len(limit) < 4 else 0
-        if limit is None:
-            size = 100
-        if not 1 <= size <= 500:
-            errors["limit"] = "must be a whole number from 1 to 500"
+        size = 100 if limit is None else int(limit) if isinstance(limit, str) and is_whole_number(limit) else 0
+        if not 1 <= size <= LISTING_LIMIT:
+            errors["limit"] = f"must be a whole number from 1 to {LISTING_LIMIT}"
         if errors:
             raise ValidationError("the outbox filters are not valid", errors)
         return self.outbox.listing(str(state), size)
@@ -305,7 +298,6 @@ class Notifier:
         for recipient in self.recipients(config, ticket, audience):
             context = self.context(config, ticket, notice, recipient)
             key = notice.key if audience == TO_REQUESTER else f"{notice.key}#{recipient.email}"
-            unsubscribe = context.get("unsubscribe_url") if notice.kind == "survey" else None
             letters.append(
                 Letter(
                     ticket_id=ticket.id,
@@ -315,7 +307,7 @@ class Notifier:
                     to_name=recipient.name,
                     context=context,
                     automated=notice.kind in AUTOMATED,
-                    unsubscribe_url=unsubscribe if isinstance(unsubscribe, str) else None,
+                    unsubscribe_url=context.get("unsubscribe_url"),
                 )
             )
         return letters

@@ -9,7 +9,7 @@ from chalicelib.domain.config import DeskConfig
 from chalicelib.domain.errors import NotFoundError, ValidationError
 from chalicelib.domain.tickets import Ticket
 from chalicelib.domain.tokens import verify_link
-from chalicelib.services.desk import Desk
+from chalicelib.services.desk import Desk, is_whole_number
 from chalicelib.services.mailing import SURVEY, UNSUBSCRIBE
 from chalicelib.services.ports import OptOutStore, SurveyAnswer, SurveyStore
 
@@ -77,10 +77,9 @@ class Surveys:
 
 
 def _whole(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
+    """A rating as sent: a JSON number, or the digits of a form field or query parameter."""
+    if isinstance(value, int) and not isinstance(value, bool):
         return value
-    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit() and len(value.strip()) <= 3:
+    if isinstance(value, str) and is_whole_number(value.strip()):
         return int(value.strip())
     return None

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
+import re
 from collections.abc import Callable
+from email.message import EmailMessage
+from typing import Any
 
 import pytest
 
@@ -11,6 +16,19 @@ from chalicelib.services.ports import SentMail
 from tests.clocks import ManualClock
 
 SENDER = "desk@example.org"
+BASE = "https://desk.example.org/api"  # HELPDESK_PUBLIC_URL in these tests: the base of every link in mail
+REQUESTER = "rosa@example.org"  # Api.open()'s requester
+ADMIN = "ada@example.org"  # the admin_token fixture's agent
+DEFECT_TO_CLIENT_TESTING = (
+    "in_review",
+    "approved",
+    "in_progress",
+    "ready_to_test",
+    "in_testing",
+    "ready_to_install",
+    "client_testing",
+)
+CONSULTATION_TO_ESTIMATE = ("needs_estimate", "estimate_ready", "estimate_pending_approval")
 
 
 class Mailbox:
@@ -32,7 +50,7 @@ def mailbox(aws: dict[str, str], clock: ManualClock, monkeypatch: pytest.MonkeyP
     import boto3
 
     monkeypatch.setenv("HELPDESK_SENDER_EMAIL", SENDER)
-    monkeypatch.setenv("HELPDESK_PUBLIC_URL", "https://desk.example.org/api")
+    monkeypatch.setenv("HELPDESK_PUBLIC_URL", BASE)
     boto3.client("ses", region_name="us-east-1").verify_email_identity(EmailAddress=SENDER)
     box = Mailbox()
     wiring.reset(clock=clock, on_sent=box.record)
@@ -53,3 +71,27 @@ def run_job(api_client: object, name: str) -> dict[str, object]:
 
 
 JobRunner = Callable[[str], dict[str, object]]
+
+
+def parsed(mail: SentMail) -> EmailMessage:
+    """The mail as a mail client reads it."""
+    message = email.message_from_bytes(mail.raw, policy=email.policy.default)
+    assert isinstance(message, EmailMessage)
+    return message
+
+
+def links(text: str) -> list[str]:
+    return re.findall(r"https://desk\.example\.org/api/[^\s\"<>]+", text)
+
+
+def path_of(url: str) -> str:
+    """A link in a mail as a path for the test client (the public URL's stage prefix taken off)."""
+    assert url.startswith(BASE + "/"), url
+    return url[len(BASE) :]
+
+
+def new_agent(api: Any, name: str, address: str) -> tuple[str, str]:
+    """An agent made by the admin: its id and token."""
+    code, answer = api.json("POST", "/admin/agents", {"name": name, "email": address, "role": "agent"})
+    assert code == 201, answer
+    return str(answer["agent"]["id"]), str(answer["token"])

@@ -7,38 +7,25 @@ assignments, and requester comments to whoever works the ticket; a redelivered s
 from __future__ import annotations
 
 import copy
-import email
-import email.policy
-import re
-from email.message import EmailMessage
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from chalicelib.services.ports import SentMail
 from tests.api.conftest import DEFECT_FIELDS, Api
-from tests.api.mail_fixtures import SENDER, Mailbox
+from tests.api.mail_fixtures import (
+    ADMIN,
+    CONSULTATION_TO_ESTIMATE,
+    DEFECT_TO_CLIENT_TESTING,
+    REQUESTER,
+    SENDER,
+    Mailbox,
+    links,
+    new_agent,
+    parsed,
+    path_of,
+)
 from tests.clocks import ManualClock
 from tests.streams import Stream
-
-BASE = "https://desk.example.org/api"
-REQUESTER = "rosa@example.org"
-ADMIN = "ada@example.org"
-DEFECT_TO_CLIENT_TESTING = (
-    "in_review",
-    "approved",
-    "in_progress",
-    "ready_to_test",
-    "in_testing",
-    "ready_to_install",
-    "client_testing",
-)
-CONSULTATION_TO_ESTIMATE = ("needs_estimate", "estimate_ready", "estimate_pending_approval")
-
-
-def parsed(mail: SentMail) -> EmailMessage:
-    message = email.message_from_bytes(mail.raw, policy=email.policy.default)
-    assert isinstance(message, EmailMessage)
-    return message
 
 
 def html_of(mail: SentMail) -> str:
@@ -47,26 +34,10 @@ def html_of(mail: SentMail) -> str:
     return str(part.get_content())
 
 
-def links(text: str) -> list[str]:
-    return re.findall(r"https://desk\.example\.org/api/[^\s\"<>]+", text)
-
-
-def path_of(url: str) -> str:
-    """A link in a mail as a path for the test client (the public URL's stage prefix taken off)."""
-    assert url.startswith(BASE + "/"), url
-    return url[len(BASE) :]
-
-
 def walk(api: Api, ticket_id: str, *statuses: str) -> None:
     for status in statuses:
         code, answer = api.move(ticket_id, status)
         assert code == 200, answer
-
-
-def new_agent(api: Api, name: str, address: str) -> tuple[str, str]:
-    code, answer = api.json("POST", "/admin/agents", {"name": name, "email": address, "role": "agent"})
-    assert code == 201, answer
-    return str(answer["agent"]["id"]), str(answer["token"])
 
 
 def assign(api: Api, ticket_id: str, assignee: str | None, *, token: str = "agent") -> None:

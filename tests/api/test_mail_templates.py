@@ -6,10 +6,7 @@ rendered by the desk's own Notifier and sent through the real outbox to moto's S
 from __future__ import annotations
 
 import copy
-import email
-import email.policy
 from datetime import datetime, timedelta
-from email.message import EmailMessage
 from email.utils import getaddresses, parseaddr
 from typing import Any
 
@@ -24,23 +21,16 @@ from chalicelib.domain.notices import TO_ASSIGNEE, TO_REQUESTER, TO_TEAM, Notice
 from chalicelib.domain.tickets import Ticket, stamp
 from chalicelib.services.ports import SentMail
 from tests.api.conftest import DEFECT_FIELDS, Api
-from tests.api.mail_fixtures import SENDER, Mailbox
+from tests.api.mail_fixtures import REQUESTER, SENDER, Mailbox, parsed
 from tests.clocks import ManualClock
 from tests.streams import Stream
 
 CONFIG = default_config()
 CASES = [(key, status) for key in CONFIG.types for status in CONFIG.workflow_of(key).statuses]
-REQUESTER = "rosa@example.org"
 INJECTION = "\r\nBcc: evil@example.com"
 SCRIPT = "<script>alert(1)</script>"
 ESCAPED_SCRIPT = "&lt;script&gt;alert(1)&lt;/script&gt;"
 EN_DASH = "\u2013"
-
-
-def parsed(mail: SentMail) -> EmailMessage:
-    message = email.message_from_bytes(mail.raw, policy=email.policy.default)
-    assert isinstance(message, EmailMessage)
-    return message
 
 
 def part(mail: SentMail, subtype: str) -> str:

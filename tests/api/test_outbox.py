@@ -17,11 +17,10 @@ from chalicelib import wiring
 from chalicelib.services.mailing import MAX_ATTEMPTS, retry_wait
 from chalicelib.services.ports import MailNotSent
 from tests.api.conftest import Api
-from tests.api.mail_fixtures import SENDER, Mailbox, run_job
+from tests.api.mail_fixtures import REQUESTER, SENDER, Mailbox, run_job
 from tests.clocks import ManualClock
 from tests.streams import Stream
 
-REQUESTER = "rosa@example.org"
 THROTTLED = "Throttling: Rate exceeded"
 
 

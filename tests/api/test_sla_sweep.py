@@ -13,11 +13,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tests.api.conftest import Api
-from tests.api.mail_fixtures import Mailbox, run_job
+from tests.api.mail_fixtures import ADMIN, Mailbox, new_agent, run_job
 from tests.clocks import ManualClock
 from tests.streams import Stream
 
-ADMIN = "ada@example.org"
 BOB = "bob@example.org"
 FR_AT_RISK = datetime(2026, 11, 23, 15, 24, tzinfo=UTC)
 FR_DUE = datetime(2026, 11, 23, 17, 0, tzinfo=UTC)
@@ -43,12 +42,6 @@ def history(api: Api, ticket_id: str) -> list[dict[str, Any]]:
     code, answer = api.json("GET", f"/tickets/{ticket_id}/history")
     assert code == 200, answer
     return [e for e in answer["events"] if e["kind"] in ("sla_at_risk", "sla_breached")]
-
-
-def new_agent(api: Api, name: str, address: str) -> str:
-    code, answer = api.json("POST", "/admin/agents", {"name": name, "email": address, "role": "agent"})
-    assert code == 201, answer
-    return str(answer["agent"]["id"])
 
 
 def assign(api: Api, ticket_id: str, assignee: str) -> None:
@@ -98,7 +91,7 @@ def test_an_unassigned_ticket_warns_every_agent_when_at_risk_and_alerts_once_whe
 def test_the_assignee_alone_is_warned_and_a_change_after_the_warning_does_not_warn_again(
     api: Api, stream: Stream, mailbox: Mailbox, clock: ManualClock
 ) -> None:
-    bob = new_agent(api, "Bob Builder", BOB)
+    bob = new_agent(api, "Bob Builder", BOB)[0]
     opened = api.open()
     assign(api, opened["id"], bob)
     stream.drain()

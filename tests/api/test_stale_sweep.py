@@ -7,31 +7,24 @@ The clock starts Monday 23 November 2026 09:00 UTC; London is on GMT then, so lo
 from __future__ import annotations
 
 import copy
-import email
-import email.policy
 from datetime import UTC, datetime
-from email.message import EmailMessage
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from chalicelib.services.ports import SentMail
 from tests.api.conftest import DEFECT_FIELDS, Api
-from tests.api.mail_fixtures import Mailbox, run_job
+from tests.api.mail_fixtures import (
+    ADMIN,
+    CONSULTATION_TO_ESTIMATE,
+    DEFECT_TO_CLIENT_TESTING,
+    REQUESTER,
+    Mailbox,
+    new_agent,
+    parsed,
+    run_job,
+)
 from tests.clocks import ManualClock
 from tests.streams import Stream
-
-REQUESTER = "rosa@example.org"
-ADMIN = "ada@example.org"
-DEFECT_TO_CLIENT_TESTING = (
-    "in_review",
-    "approved",
-    "in_progress",
-    "ready_to_test",
-    "in_testing",
-    "ready_to_install",
-    "client_testing",
-)
-CONSULTATION_TO_ESTIMATE = ("needs_estimate", "estimate_ready", "estimate_pending_approval")
 
 
 def at(month: int, day: int, hour: int, minute: int = 0, second: int = 0, *, year: int = 2026) -> datetime:
@@ -62,12 +55,6 @@ def history(api: Api, ticket_id: str, kind: str | None = None) -> list[dict[str,
     return [e for e in answer["events"] if kind is None or e["kind"] == kind]
 
 
-def parsed(mail: SentMail) -> EmailMessage:
-    message = email.message_from_bytes(mail.raw, policy=email.policy.default)
-    assert isinstance(message, EmailMessage)
-    return message
-
-
 def actions_in(mail: SentMail) -> set[str]:
     return {
         parse_qs(urlsplit(word).query)["to"][0]
@@ -83,12 +70,6 @@ def defect_in_client_testing(api: Api, stream: Stream, clock: ManualClock) -> di
     stream.drain()
     assert api.ticket(opened["id"])["status_since"] == "2026-11-23T09:07:00.000000Z"
     return opened
-
-
-def new_agent(api: Api, name: str, address: str) -> str:
-    code, answer = api.json("POST", "/admin/agents", {"name": name, "email": address, "role": "agent"})
-    assert code == 201, answer
-    return str(answer["agent"]["id"])
 
 
 # client testing: remind the requester twice, then complete ---------------------------------------------
