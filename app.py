@@ -119,6 +119,11 @@ def queues() -> Response:
     return views.queues(request())
 
 
+@app.route("/reports/{name}", methods=["GET"])
+def report(name: str) -> Response:
+    return views.report(request(), name)
+
+
 @app.route("/admin/config", methods=["GET"])
 def get_config() -> Response:
     return views.get_config(request())

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from chalicelib.services.mailing import Notifier, Postman
     from chalicelib.services.pipeline import Pipeline
     from chalicelib.services.ports import SentMail
+    from chalicelib.services.reports import Reports
     from chalicelib.services.surveys import Surveys
 
 _settings: Settings | None = None
@@ -26,6 +27,7 @@ _on_sent: Callable[[SentMail], None] | None = None
 _mail: tuple[Postman, Notifier] | None = None
 _jobs: Jobs | None = None
 _surveys: Surveys | None = None
+_reports: Reports | None = None
 LOCAL_URL = "http://127.0.0.1:8000"
 
 
@@ -77,10 +79,13 @@ def pipeline() -> Pipeline:
     global _pipeline
     if _pipeline is None:
         from chalicelib.adapters.agenda import DynamoAgendaStore
+        from chalicelib.adapters.stats import DynamoStatsStore
         from chalicelib.services.pipeline import Pipeline
 
         built = desk()
-        _pipeline = Pipeline(built.events, built.config, built.tickets, mail()[1], DynamoAgendaStore())
+        _pipeline = Pipeline(
+            built.events, built.config, built.tickets, mail()[1], DynamoAgendaStore(), DynamoStatsStore(), built.clock
+        )
     return _pipeline
 
 
@@ -92,7 +97,7 @@ def jobs() -> Jobs:
         from chalicelib.services.jobs import Jobs
 
         postman, notifier = mail()
-        _jobs = Jobs(desk(), DynamoAgendaStore(), notifier, postman, DynamoOptOutStore())
+        _jobs = Jobs(desk(), DynamoAgendaStore(), notifier, postman, DynamoOptOutStore(), pipeline().refresh)
     return _jobs
 
 
@@ -106,11 +111,22 @@ def surveys() -> Surveys:
     return _surveys
 
 
+def reports() -> Reports:
+    global _reports
+    if _reports is None:
+        from chalicelib.adapters.stats import DynamoStatsStore
+        from chalicelib.services.reports import Reports
+
+        built = desk()
+        _reports = Reports(DynamoStatsStore(), built.config, built.store, built.clock)
+    return _reports
+
+
 def reset(clock: Clock | None = None, on_sent: Callable[[SentMail], None] | None = None) -> None:
     """Forget the built services and settings (tests and the local run rebuild them from a new environment).
 
     `on_sent` is told of every mail SES accepted (the local run lists them and writes .eml files).
     """
-    global _settings, _desk, _pipeline, _clock, _on_sent, _mail, _jobs, _surveys
+    global _settings, _desk, _pipeline, _clock, _on_sent, _mail, _jobs, _surveys, _reports
     _settings, _desk, _pipeline, _clock, _on_sent = None, None, None, clock, on_sent
-    _mail, _jobs, _surveys = None, None, None
+    _mail, _jobs, _surveys, _reports = None, None, None, None

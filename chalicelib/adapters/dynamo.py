@@ -312,9 +312,9 @@ class DynamoTicketStore:
         results = TicketRecord.by_state.query("open", filter_condition=TicketRecord.priority == priority)
         return [ticket_from_record(r) for r in results]
 
-    def backlog(self, status: str) -> list[tuple[str, datetime]]:
-        results = TicketRecord.by_status.query(status, attributes_to_get=["priority", "created_at"])
-        return [(r.priority, r.created_at) for r in results]
+    def backlog(self, status: str) -> list[tuple[str, str, datetime]]:
+        results = TicketRecord.by_status.query(status, attributes_to_get=["pk", "priority", "created_at"])
+        return [(r.pk, r.priority, r.created_at) for r in results]
 
 
 def _plan(query: QueueQuery) -> tuple[Any, list[tuple[str, bool]], str]:

@@ -132,7 +132,10 @@ class Tracker:
         return min(moments) if moments else None
 
 
-def _running(periods: Iterable[Period], until: datetime | None = None) -> list[tuple[datetime, datetime | None]]:
+def running_stretches(
+    periods: Iterable[Period], until: datetime | None = None
+) -> list[tuple[datetime, datetime | None]]:
+    """The stretches in which the SLA clocks ran ("new" and "active" statuses), cut off at `until`."""
     stretches: list[tuple[datetime, datetime | None]] = []
     for period in periods:
         if period.category not in RUNNING_CATEGORIES:
@@ -201,7 +204,7 @@ def track(config: DeskConfig, line: Timeline) -> Tracker:
                 target.clock,
                 share,
                 calendar,
-                _running(line.periods, until=first),
+                running_stretches(line.periods, until=first),
                 first,
                 first is None and done,
             )
@@ -213,7 +216,7 @@ def track(config: DeskConfig, line: Timeline) -> Tracker:
                 target.clock,
                 share,
                 calendar,
-                _running(line.periods),
+                running_stretches(line.periods),
                 current.start if done else None,
                 False,
             )

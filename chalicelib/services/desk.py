@@ -554,20 +554,34 @@ class Desk:
         return Queue(page, cursor, self._sla_states(config, page.tickets, trackers), config)
 
     def backlog(self) -> dict[str, Any]:
-        """Open tickets per status and priority, and the age of the oldest in each status."""
+        """Open tickets per status and priority, the age of the oldest in each status, and how many have an SLA
+        timer at risk or breached now (from their trackers: one batch read per hundred open tickets)."""
         config = self.config()
         now = self.clock.now()
+        calendar = config.sla.calendar
+        found = {key: self.tickets.backlog(key) for key in config.open_statuses()}
+        trackers = self.events.trackers([ticket_id for rows in found.values() for ticket_id, _, _ in rows])
         rows = []
-        total = 0
-        for key in config.open_statuses():
-            tickets = self.tickets.backlog(key)
+        totals = {"open": 0, "at_risk": 0, "breached": 0}
+        for key, tickets in found.items():
             if not tickets:
                 continue
             counts = {p.key: 0 for p in config.priorities_by_rank()}
-            for priority, _ in tickets:
+            at_risk = breached = 0
+            for ticket_id, priority, _ in tickets:
                 counts[priority] = counts.get(priority, 0) + 1
-            oldest = min(created for _, created in tickets)
-            total += len(tickets)
+                tracker = trackers.get(ticket_id)
+                # Only clocks still to be met count: a first response answered late is history, not backlog.
+                views = [sla.view(calendar, t, now) for t in tracker.timers] if tracker else []
+                views = [v for v in views if v.state in ("running", "paused")]
+                if any(v.breached for v in views):
+                    breached += 1
+                elif any(v.at_risk for v in views):
+                    at_risk += 1
+            oldest = min(created for _, _, created in tickets)
+            totals["open"] += len(tickets)
+            totals["at_risk"] += at_risk
+            totals["breached"] += breached
             rows.append(
                 {
                     "status": key,
@@ -577,9 +591,11 @@ class Desk:
                     "by_priority": counts,
                     "oldest_created_at": oldest,
                     "oldest_age_seconds": int((now - oldest).total_seconds()),
+                    "at_risk": at_risk,
+                    "breached": breached,
                 }
             )
-        return {"open": total, "statuses": rows, "as_of": now}
+        return {**totals, "statuses": rows, "as_of": now}
 
     # shared steps --------------------------------------------------------------------------------
 

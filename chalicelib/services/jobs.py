@@ -4,6 +4,7 @@ through the due index, and is safe to rerun: every step is keyed by its cause an
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -28,13 +29,21 @@ SURVEY_ACTOR = "system:survey_sender"
 
 class Jobs:
     def __init__(
-        self, desk: Desk, agenda: AgendaStore, notifier: Notifier, postman: Postman, optouts: OptOutStore
+        self,
+        desk: Desk,
+        agenda: AgendaStore,
+        notifier: Notifier,
+        postman: Postman,
+        optouts: OptOutStore,
+        refresh: Callable[[str, DeskConfig], Tracker | None] | None = None,
     ) -> None:
         self.desk = desk
         self.agenda = agenda
         self.notifier = notifier
         self.postman = postman
         self.optouts = optouts
+        # Recounts a ticket's share of the reports after a job recorded a breach or a survey sent.
+        self.refresh = refresh
 
     # stale reminders ------------------------------------------------------------------------------
 
@@ -131,7 +140,11 @@ class Jobs:
                 if notices:
                     self.notifier.notify(config, ticket, notices)
                     self.desk.events.add(events)
-            self.desk.events.note_alerts(tracker, notified, next_due)
+            current = tracker
+            if self.refresh is not None and any(alert.level == rules.BREACHED for alert in alerts):
+                # The breach counts in the reports from its moment; the refreshed tracker has one more event.
+                current = self.refresh(tracker.ticket_id, config) or tracker
+            self.desk.events.note_alerts(current, notified, next_due)
         return tally
 
     # surveys --------------------------------------------------------------------------------------
@@ -169,6 +182,8 @@ class Jobs:
             )
             self.notifier.notify(config, ticket, [notice])
             self.desk.events.add([event])
+            if self.refresh is not None:
+                self.refresh(ticket.id, config)  # a survey sent counts toward the response rate
             self.agenda.advance(entry, 1, None, now)
             tally["sent"] += 1
         return tally

@@ -6,12 +6,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from chalicelib.domain import history, notices, sla
+from chalicelib.domain import history, notices, sla, stats
 from chalicelib.domain.config import DeskConfig
 from chalicelib.domain.history import CREATED, STATUS_CHANGED, SURVEY_ANSWERED, HistoryEvent
 from chalicelib.domain.tickets import Comment, Ticket
 from chalicelib.services.mailing import Notifier
-from chalicelib.services.ports import STALE, SURVEY, AgendaEntry, AgendaStore, EventStore, SurveyAnswer, TicketStore
+from chalicelib.services.ports import (
+    STALE,
+    SURVEY,
+    AgendaEntry,
+    AgendaStore,
+    Clock,
+    EventStore,
+    StatsStore,
+    SurveyAnswer,
+    TicketStore,
+)
 
 
 @dataclass(frozen=True)
@@ -36,6 +46,11 @@ class SurveyWritten:
 
 
 Change = TicketWritten | CommentWritten | SurveyWritten
+STATS_ATTEMPTS = 5
+
+
+class StatsConflict(Exception):
+    """The ticket's report counters changed under every attempt; the record is retried."""
 
 
 class Pipeline:
@@ -48,12 +63,16 @@ class Pipeline:
         tickets: TicketStore | None = None,
         notifier: Notifier | None = None,
         agenda: AgendaStore | None = None,
+        stats: StatsStore | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.events = events
         self.config = config
         self.tickets = tickets
         self.notifier = notifier
         self.agenda = agenda
+        self.stats = stats
+        self.clock = clock
 
     def apply(self, change: Change) -> list[HistoryEvent]:
         """Record what `change` did; the events it derived (already recorded ones included).
@@ -117,18 +136,44 @@ class Pipeline:
             "comment": new.comment,
             "revision": new.revision,
             "scale": config.survey.scale,
+            "ref": ticket.ref if ticket is not None else None,
         }
         event = history.job_event(
             new.ticket_id, SURVEY_ANSWERED, new.answered_at, f"survey_answer_{new.revision:06d}", actor, data
         )
         self.events.add([event])
+        self.refresh(new.ticket_id, config)
         return [event]
 
     def refresh(self, ticket_id: str, config: DeskConfig) -> sla.Tracker | None:
-        """Recompute a ticket's tracker from every event it has, so late or repeated records converge."""
-        line = sla.timeline(ticket_id, self.events.all_events(ticket_id))
+        """Recompute a ticket's tracker and its share of the report aggregates from every event it has, so late
+        or repeated records converge."""
+        events = self.events.all_events(ticket_id)
+        line = sla.timeline(ticket_id, events)
         if line is None:
             return None  # its creation has not arrived yet; that record will refresh it
         tracker = sla.track(config, line)
         self.events.save_tracker(tracker)
+        if self.stats is not None and self.clock is not None:
+            self._count(self.stats, self.clock, config, line, tracker, events)
         return tracker
+
+    def _count(
+        self,
+        store: StatsStore,
+        clock: Clock,
+        config: DeskConfig,
+        line: sla.Timeline,
+        tracker: sla.Tracker,
+        events: list[HistoryEvent],
+    ) -> None:
+        """Apply what changed in the ticket's contribution; a concurrent refresh (the SLA sweep's) makes us
+        look again, and one computed from more events than ours is left as it is."""
+        for _ in range(STATS_ATTEMPTS):
+            stored = store.stored(tracker.ticket_id)
+            if stored is not None and stored.event_count > tracker.event_count:
+                return
+            new = stats.contributions(config, line, tracker, events, clock.now())
+            if store.apply(tracker.ticket_id, tracker.event_count, stored, new):
+                return
+        raise StatsConflict(f"ticket {tracker.ticket_id}: the report counters kept changing under this refresh")

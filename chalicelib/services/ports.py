@@ -8,7 +8,9 @@ from typing import Any, Protocol
 
 from chalicelib.domain.agents import Agent
 from chalicelib.domain.history import HistoryEvent
+from chalicelib.domain.reports import Row
 from chalicelib.domain.sla import Tracker
+from chalicelib.domain.stats import Contribution
 from chalicelib.domain.tickets import Comment, Ticket
 
 
@@ -94,8 +96,8 @@ class TicketStore(Protocol):
     def open_with_priority(self, priority: str) -> list[Ticket]:
         """Open tickets with this priority key, whatever rank they were stored with (reads every open ticket)."""
 
-    def backlog(self, status: str) -> list[tuple[str, datetime]]:
-        """(priority, created_at) of every ticket in a status."""
+    def backlog(self, status: str) -> list[tuple[str, str, datetime]]:
+        """(ticket id, priority, created_at) of every ticket in a status."""
 
 
 class DeskStore(Protocol):
@@ -155,6 +157,33 @@ class EventStore(Protocol):
 
     def note_alerts(self, tracker: Tracker, notified: frozenset[str], next_due_at: datetime | None) -> bool:
         """Record the levels warned about and when to look again, unless the tracker changed since read."""
+
+
+@dataclass(frozen=True)
+class StoredContribution:
+    """What a ticket last added to the report aggregates, and the revision that guards it."""
+
+    revision: int
+    event_count: int
+    contribution: Contribution
+
+
+class StatsStore(Protocol):
+    """The report aggregates: per-day counters by dimension, open-now gauges and survey comments."""
+
+    def stored(self, ticket_id: str) -> StoredContribution | None:
+        """What the ticket last added to the aggregates, with its revision."""
+
+    def apply(self, ticket_id: str, event_count: int, stored: StoredContribution | None, new: Contribution) -> bool:
+        """Replace what the ticket added (`stored`) by `new`; False if `stored` is no longer current."""
+
+    def cells(self, dim: str, first_day: str, last_day: str) -> list[Row]: ...
+
+    def open_counts(self) -> dict[tuple[str, str], int]: ...
+
+    def comments(
+        self, first_day: str, last_day: str, limit: int, before: str | None
+    ) -> tuple[list[dict[str, Any]], str | None]: ...
 
 
 class IdempotencyKeyTaken(Exception):

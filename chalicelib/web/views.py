@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Callable
+from datetime import date
 from typing import Any, Concatenate, ParamSpec
 from urllib.parse import quote, urlencode
 
@@ -13,9 +14,10 @@ from chalice.app import Request, Response
 from chalicelib import wiring
 from chalicelib.domain.agents import Agent
 from chalicelib.domain.config import DeskConfig
-from chalicelib.domain.errors import HelpdeskError, ValidationError
+from chalicelib.domain.errors import HelpdeskError, NotFoundError, ValidationError
+from chalicelib.domain.reports import tables as report_tables
 from chalicelib.services.desk import QueueRequest
-from chalicelib.web import pages, present
+from chalicelib.web import pages, present, spreadsheet
 from chalicelib.web.http import (
     bearer_token,
     body_object,
@@ -316,6 +318,61 @@ def queues(request: Request) -> Response:
         row["oldest_created_at"] = present.when(row["oldest_created_at"])
     backlog["as_of"] = present.when(backlog["as_of"])
     return json_response(backlog)
+
+
+# reports -----------------------------------------------------------------------------------------
+
+REPORT_VIEWS = {
+    "sla": lambda params: wiring.reports().sla(params),
+    "time-in-status": lambda params: wiring.reports().time_in_status(params),
+    "workload": lambda params: wiring.reports().workload(params),
+    "satisfaction": lambda params: wiring.reports().satisfaction(params),
+}
+REPORT_PARAMS = {
+    "sla": {"from", "to", "group_by", "format", "table"},
+    "time-in-status": {"from", "to", "type", "format", "table"},
+    "workload": {"from", "to", "format", "table"},
+    "satisfaction": {"from", "to", "group_by", "comments_limit", "comments_after", "format", "table"},
+}
+
+
+@handled
+def report(request: Request, name: str) -> Response:
+    """A report as JSON, or one of its tables as CSV (`format=csv`, `table=` to pick another than the first)."""
+    signed_in_agent(request)
+    build = REPORT_VIEWS.get(name)
+    if build is None:
+        raise NotFoundError(f"no report {name!r}; the reports are {', '.join(REPORT_VIEWS)}")
+    raw: dict[str, Any] = dict(request.query_params or {})
+    unknown = sorted(set(raw) - REPORT_PARAMS[name])
+    if unknown:
+        raise ValidationError("unknown parameters", dict.fromkeys(unknown, "is not a parameter of this report"))
+    params = {key: value for key in raw if isinstance(value := query(request, key), str)}
+    output = params.get("format", "json")
+    if output not in ("json", "csv"):
+        raise ValidationError("the format is not known", {"format": "must be json or csv"})
+    document = build(params)
+    if output == "json":
+        return json_response(document)
+    tables = report_tables(name, document)
+    table = params.get("table") or next(iter(tables))
+    if table not in tables:
+        raise ValidationError("the table is not known", {"table": f"must be one of {', '.join(tables)}"})
+    header, rows = tables[table]
+    filename = spreadsheet.filename(
+        name if table == next(iter(tables)) else f"{name}-{table}",
+        date.fromisoformat(document["from"]),
+        date.fromisoformat(document["to"]),
+    )
+    return Response(
+        body=spreadsheet.to_csv(header, rows),
+        status_code=200,
+        headers={
+            "Content-Type": "text/csv; charset=utf-8",
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Cache-Control": "no-store",
+        },
+    )
 
 
 # admin -------------------------------------------------------------------------------------------

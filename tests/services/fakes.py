@@ -306,8 +306,9 @@ class FakeTicketStore:
         found = sorted((t for t in self.tickets.values() if t.is_open and t.priority == priority), key=queue_sort)
         return [_copy(t) for t in found]
 
-    def backlog(self, status: str) -> list[tuple[str, datetime]]:
-        return [(t.priority, t.created_at) for t in sorted(self.tickets.values(), key=queue_sort) if t.status == status]
+    def backlog(self, status: str) -> list[tuple[str, str, datetime]]:
+        ordered = sorted(self.tickets.values(), key=queue_sort)
+        return [(t.id, t.priority, t.created_at) for t in ordered if t.status == status]
 
 
 class FakeEventStore:
