@@ -124,3 +124,21 @@ curl -s "$DESK/_local/outbox" | field 'd["emails"][-1]["to"] + "  " + d["emails"
 sleep 1
 show "curl -s $DESK/tickets/$fix/history -H '$AUTH'   # the reminder is in the history"
 curl -s "$DESK/tickets/$fix/history" -H "$AUTH" | field '"\n".join(e["kind"] for e in d["events"][-2:])'
+
+echo; echo "== 8. Reports: the last 30 days by default, kept by the stream pipeline as tickets changed"
+show "curl -s -X POST $DESK/_local/jobs/sla_sweep   # alerts on the breaches of those days, which then count"
+curl -s -X POST "$DESK/_local/jobs/sla_sweep" | field '"breach alerts: " + str(d["result"]["breached"])'
+sleep 1
+show "curl -s '$DESK/reports/workload' -H '$AUTH'"
+curl -s "$DESK/reports/workload" -H "$AUTH" \
+  | field '"arrivals %(arrivals)s, resolutions %(resolutions)s, reopened %(reopened)s" % d["totals"] + "\n" + d["backlog"]["statement"]'
+show "curl -s '$DESK/reports/sla?group_by=priority' -H '$AUTH'"
+curl -s "$DESK/reports/sla?group_by=priority" -H "$AUTH" \
+  | field '"\n".join("%-9s first response met %s, breached %s; resolution met %s, breached %s" % (g["label"], g["first_response"]["met"], g["first_response"]["breached"], g["resolution"]["met"], g["resolution"]["breached"]) for g in d["groups"])'
+show "curl -s '$DESK/reports/time-in-status?type=defect' -H '$AUTH'"
+curl -s "$DESK/reports/time-in-status?type=defect" -H "$AUTH" \
+  | field '"\n".join("%-24s stays %s, median %s s" % (s["label"], s["stays"], s["median_seconds"]) for s in d["statuses"] if s["stays"])'
+show "curl -s '$DESK/reports/sla?format=csv' -H '$AUTH'   # for a spreadsheet"
+curl -s "$DESK/reports/sla?format=csv" -H "$AUTH" | cut -d, -f1-5
+show "curl -s $DESK/queues -H '$AUTH'   # the backlog now"
+curl -s "$DESK/queues" -H "$AUTH" | field '"open %(open)s, at risk %(at_risk)s, breached %(breached)s" % d'

@@ -51,12 +51,14 @@ class LocalDesk:
         from infra.tables import create_stack
         from localdesk.jobs import JobRunner
         from localdesk.mail import MailLog
+        from localdesk.motofix import install as install_moto_fix
         from localdesk.routes import register_local_routes
         from localdesk.server import Gate, build_server
 
         self._gate = Gate()  # everything that touches moto from another thread takes its turn here
         config = Config(chalice_stage=STAGE, config_from_disk=chalice_config())
         prepare(os.environ, self.listen, config.environment_variables)
+        install_moto_fix()  # moto's transactions would otherwise slow down as the tables fill
         self._mock = mock_aws()
         self._mock.start()
         region = os.environ["AWS_DEFAULT_REGION"]

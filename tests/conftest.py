@@ -26,7 +26,10 @@ os.environ.pop("AWS_PROFILE", None)
 from moto import mock_aws  # noqa: E402
 from moto.dynamodb.models import DynamoDBBackend  # noqa: E402
 
+from localdesk.motofix import install as install_moto_fix  # noqa: E402
 from tests.clocks import ManualClock  # noqa: E402
+
+install_moto_fix()  # transactions back up the items they name, not whole tables (see localdesk/motofix.py)
 
 _scans: list[dict[str, Any]] = []
 _real_scan = DynamoDBBackend.scan
@@ -50,11 +53,17 @@ def no_scan() -> Iterator[None]:
 
 
 class ReadCounter:
-    """Items DynamoDB (moto) examined to answer Query calls: what a read costs, filtered or not."""
+    """Items DynamoDB (moto) examined to answer Query calls (what a read costs, filtered or not), and items
+    fetched by key (GetItem, and each key of a BatchGetItem)."""
 
     def __init__(self) -> None:
         self.items = 0
         self.queries = 0
+        self.fetched = 0
+
+    @property
+    def total(self) -> int:
+        return self.items + self.fetched
 
 
 @pytest.fixture
@@ -68,7 +77,15 @@ def dynamo_reads(monkeypatch: pytest.MonkeyPatch) -> ReadCounter:
         counter.queries += 1
         return results, scanned, last_key
 
+    real_get = DynamoDBBackend.get_item
+
+    def counting_get(self: DynamoDBBackend, *args: Any, **kwargs: Any) -> Any:
+        item = real_get(self, *args, **kwargs)
+        counter.fetched += 1 if item is not None else 0
+        return item
+
     monkeypatch.setattr(DynamoDBBackend, "query", counting_query)
+    monkeypatch.setattr(DynamoDBBackend, "get_item", counting_get)
     return counter
 
 

@@ -319,7 +319,7 @@ def test_the_documented_walkthrough_runs_against_the_local_desk(own_run: LocalRu
     assert "status_changed  Estimate pending client approval -> Approved for action" in history_section
     assert "first_response: running, breached" in history_section
     assert "resolution: running, breached" in history_section
-    mail_section = transcript.split("== 7.", 1)[1]
+    mail_section, report_section = transcript.split("== 7.", 1)[1].split("== 8.", 1)
     runs = re.findall(r"reminders sent: (\d+)", mail_section)
     assert runs == ["0", "0", "1", "0"], mail_section  # not before its time (6 days), at it (a week), then once
     assert "lee@example.org  [" in mail_section, mail_section
@@ -329,3 +329,10 @@ def test_the_documented_walkthrough_runs_against_the_local_desk(own_run: LocalRu
     eml = re.search(r"saved as (\S+\.eml)", mail_section)
     assert eml is not None, mail_section
     assert Path(eml.group(1)).is_file(), mail_section
+    assert re.search(r"breach alerts: [1-9]", report_section), report_section  # the critical ticket of section 5
+    assert re.search(r"arrivals [1-9]\d*, resolutions [1-9]\d*, reopened 0", report_section), report_section
+    assert "so the backlog grew by" in report_section, report_section
+    assert re.search(r"Critical +first response met \d+, breached [1-9]", report_section), report_section
+    assert "Client testing           stays 1" in report_section, report_section
+    assert "group,label,first_response_met,first_response_breached" in report_section, report_section
+    assert re.search(r"open \d+, at risk \d+, breached \d+", report_section), report_section

@@ -447,13 +447,21 @@ def _cells(values: Iterable[Any]) -> list[Any]:
     return ["" if value is None else value for value in values]
 
 
+def _with_total(report: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The groups then the total; ungrouped, the one group is the total already."""
+    groups: list[Mapping[str, Any]] = list(report["groups"])
+    if report.get("group_by") in (None, ALL) and groups:
+        return groups
+    return [*groups, report["total"]]
+
+
 def _sla_tables(report: Mapping[str, Any]) -> dict[str, Table]:
     header = ["group", "label"]
     for timer in TIMERS:
         header += [f"{timer}_{name}" for name in _FIGURES]
     header.append("breaches")
     rows = []
-    for group in [*report["groups"], report["total"]]:
+    for group in _with_total(report):
         row = [group["key"], group["label"]]
         for timer in TIMERS:
             row += [group[timer][name] for name in _FIGURES]
@@ -486,7 +494,7 @@ def _workload_tables(report: Mapping[str, Any]) -> dict[str, Table]:
 
 
 def _satisfaction_tables(report: Mapping[str, Any]) -> dict[str, Table]:
-    groups = [*report["groups"], report["total"]]
+    groups = _with_total(report)
     ratings = sorted(
         set(range(1, int(report["scale"]) + 1)) | {int(n) for g in groups for n in g["distribution"]},
     )

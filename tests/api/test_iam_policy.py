@@ -64,6 +64,8 @@ def test_every_dynamodb_operation_of_a_working_day_is_granted(
     stream.drain()
     api.json("GET", f"/tickets/{ticket['id']}/history")
     api.json("GET", f"/tickets/{ticket['ref']}")
+    for report in ("sla?group_by=assignee", "time-in-status", "workload", "satisfaction"):
+        assert api.json("GET", f"/reports/{report}")[0] == 200
     _, document = api.json("GET", "/admin/config")
     api.json("PUT", "/admin/config", {"config": document["config"], "version": document["version"]})
     _, created = api.json("POST", "/admin/agents", {"name": "Bo", "email": "bo@example.org", "role": "agent"})

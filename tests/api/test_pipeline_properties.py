@@ -527,6 +527,18 @@ def check(desk: Desk, life: Life) -> list[str]:
     assert sorted(detail["sla"]) == [FIRST_RESPONSE, RESOLUTION]
     for kind in (FIRST_RESPONSE, RESOLUTION):
         assert detail["sla"][kind] == reference_timer(life, kind, now), f"the {kind} timer"
+    # what the ticket added to the report figures, after every split, repeat, reordering and fault, is what its
+    # final history gives when computed once
+    from chalicelib.adapters.stats import DynamoStatsStore
+    from chalicelib.domain import sla, stats
+
+    config = wiring.desk().config()
+    history = wiring.desk().events.all_events(life.ticket_id)
+    line = sla.timeline(life.ticket_id, history)
+    assert line is not None
+    stored = DynamoStatsStore().stored(life.ticket_id)
+    assert stored is not None, "the pipeline counted nothing for the ticket"
+    assert stored.contribution == stats.contributions(config, line, sla.track(config, line), history, now)
     return [
         " ".join([kind, timer["state"], *(flag for flag in ("at_risk", "breached") if timer[flag])])
         for kind, timer in detail["sla"].items()
