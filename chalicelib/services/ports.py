@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from chalicelib.domain.agents import Agent
 from chalicelib.domain.history import HistoryEvent
-from chalicelib.domain.reports import Row
 from chalicelib.domain.sla import Tracker
-from chalicelib.domain.stats import Contribution
 from chalicelib.domain.tickets import Comment, Ticket
+
+if TYPE_CHECKING:  # the report modules load only where reports are made or counted
+    from chalicelib.domain.reports import Row
+    from chalicelib.domain.stats import Contribution
 
 
 class Clock(Protocol):

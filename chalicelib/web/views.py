@@ -15,9 +15,8 @@ from chalicelib import wiring
 from chalicelib.domain.agents import Agent
 from chalicelib.domain.config import DeskConfig
 from chalicelib.domain.errors import HelpdeskError, NotFoundError, ValidationError
-from chalicelib.domain.reports import tables as report_tables
 from chalicelib.services.desk import QueueRequest
-from chalicelib.web import pages, present, spreadsheet
+from chalicelib.web import pages, present
 from chalicelib.web.http import (
     bearer_token,
     body_object,
@@ -354,6 +353,9 @@ def report(request: Request, name: str) -> Response:
     document = build(params)
     if output == "json":
         return json_response(document)
+    from chalicelib.domain.reports import tables as report_tables
+    from chalicelib.web import spreadsheet
+
     tables = report_tables(name, document)
     table = params.get("table") or next(iter(tables))
     if table not in tables:
