@@ -29,7 +29,6 @@ DAY_PREFIX = "stats#"
 OPEN_PK = "stats#open"
 COMMENTS_PK = "stats#comments"
 TRANSACTION_LIMIT = 100  # DynamoDB's items per TransactWriteItems
-PAGE_LIMIT = 1000
 
 
 def _cell_key(cell: Cell) -> dict[str, dict[str, str]]:
@@ -191,7 +190,9 @@ class DynamoStatsStore:
         self, first_day: str, last_day: str, limit: int, before: str | None
     ) -> tuple[list[dict[str, Any]], str | None]:
         """Survey comments of the range, newest day first; `before` is the last key of the previous page."""
-        high = before if before and f"{first_day}#" <= before <= f"{last_day}#~" else f"{last_day}#~"
+        if before is not None and before < f"{first_day}#":
+            return [], None  # the previous page ended before this range: nothing is left
+        high = before if before and before <= f"{last_day}#~" else f"{last_day}#~"
         items = self._query(
             KeyConditionExpression="pk = :pk AND sk BETWEEN :low AND :high",
             ExpressionAttributeValues={

@@ -87,9 +87,7 @@ class Reports:
             before = cursor.replace(".", "#", 1) if cursor else None
             comments, next_key = self.stats.comments(period.first.isoformat(), period.last.isoformat(), limit, before)
             next_cursor = next_key.replace("#", ".", 1) if next_key else None
-        return reports.satisfaction_report(
-            config, period, group_by, rows, comments, next_cursor, self._names(group_by or "assignee")
-        )
+        return reports.satisfaction_report(config, period, group_by, rows, comments, next_cursor, self._names(group_by))
 
     # parameters ------------------------------------------------------------------------------------
 
