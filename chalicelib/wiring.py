@@ -70,7 +70,7 @@ def mail() -> tuple[Postman, Notifier]:
             DynamoOutboxStore(), mailer, TemplateComposer(), built.clock, config.sender_email, on_sent=_on_sent
         )
         links = Links(config.public_url or LOCAL_URL, built.store.signing_secret, built.clock)
-        _mail = (postman, Notifier(built.store, postman, links, built.clock))
+        _mail = (postman, Notifier(built.store, postman, links))
     return _mail
 
 
@@ -97,7 +97,10 @@ def jobs() -> Jobs:
         from chalicelib.services.jobs import Jobs
 
         postman, notifier = mail()
-        _jobs = Jobs(desk(), DynamoAgendaStore(), notifier, postman, DynamoOptOutStore(), pipeline().refresh)
+        # The pipeline (and the report modules) load only when a job records something the reports count.
+        _jobs = Jobs(
+            desk(), DynamoAgendaStore(), notifier, postman, DynamoOptOutStore(), lambda t, c: pipeline().refresh(t, c)
+        )
     return _jobs
 
 

@@ -5,17 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, UpdateError
+from pynamodb.exceptions import UpdateError
 
-from chalicelib.adapters.records import AgendaRecord
+from chalicelib.adapters.records import AgendaRecord, is_condition_failure
 from chalicelib.domain.tickets import stamp
 from chalicelib.services.ports import AgendaEntry
 
 AGENDA_PREFIX = "agenda#"
-
-
-def _condition_failed(error: Exception) -> bool:
-    return getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException"
 
 
 def _entry(record: AgendaRecord) -> AgendaEntry:
@@ -59,7 +55,7 @@ class DynamoAgendaStore:
                 actions=actions, condition=AgendaRecord.pk.does_not_exist() | (AgendaRecord.version < entry.version)
             )
         except UpdateError as error:
-            if _condition_failed(error):
+            if is_condition_failure(error):
                 return False
             raise
         return True
@@ -67,12 +63,6 @@ class DynamoAgendaStore:
     def due(self, job: str, now: datetime, limit: int) -> list[AgendaEntry]:
         results = AgendaRecord.by_due.query(job, AgendaRecord.next_due_at <= stamp(now), limit=limit, page_size=limit)
         return [_entry(r) for r in results]
-
-    def get(self, ticket_id: str, job: str) -> AgendaEntry | None:
-        try:
-            return _entry(AgendaRecord.get(ticket_id, AGENDA_PREFIX + job, consistent_read=True))
-        except DoesNotExist:
-            return None
 
     def advance(self, entry: AgendaEntry, step: int, due_at: datetime | None, last_sent_at: datetime | None) -> bool:
         actions = [AgendaRecord.step.set(step), *_due_actions(entry.job, due_at)]
@@ -84,7 +74,7 @@ class DynamoAgendaStore:
                 condition=(AgendaRecord.since == stamp(entry.since)) & (AgendaRecord.step == entry.step),
             )
         except UpdateError as error:
-            if _condition_failed(error):
+            if is_condition_failure(error):
                 return False
             raise
         return True

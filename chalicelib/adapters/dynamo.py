@@ -24,6 +24,7 @@ from chalicelib.adapters.records import (
     SecretRecord,
     TicketRecord,
     TokenRecord,
+    is_condition_failure,
     transaction_connection,
 )
 from chalicelib.domain.agents import Agent
@@ -62,10 +63,6 @@ def _index_keys(ticket: Ticket) -> dict[str, Any]:
         "type_state": f"{ticket.type}#{state}",
         "requester_state": f"{ticket.requester_email}#{state}",
     }
-
-
-def _is_condition_failure(error: Exception) -> bool:
-    return getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException"
 
 
 def _record(ticket: Ticket) -> TicketRecord:
@@ -246,7 +243,7 @@ class DynamoTicketStore:
                     transaction.update(record, actions=actions + _comment_actions(saved), condition=condition)
                     transaction.save(_comment_record(comment), condition=CommentRecord.sk.does_not_exist())
         except (UpdateError, TransactWriteError) as error:
-            if _is_condition_failure(error) or _transaction_condition_failed(error):
+            if is_condition_failure(error) or _transaction_condition_failed(error):
                 raise StaleVersionError("the ticket changed since you read it; reload it and try again") from error
             raise
         return saved
@@ -414,7 +411,7 @@ class DynamoDeskStore:
                 condition=CounterRecord.tally.does_not_exist() | (CounterRecord.tally < limit),
             )
         except UpdateError as error:
-            if _is_condition_failure(error):
+            if is_condition_failure(error):
                 return False
             raise
         return True
@@ -431,7 +428,7 @@ class DynamoDeskStore:
             try:
                 candidate.save(condition=SecretRecord.pk.does_not_exist())
             except PutError as error:
-                if not _is_condition_failure(error):
+                if not is_condition_failure(error):
                     raise
                 candidate = SecretRecord.get("secret", "portal", consistent_read=True)
             self._secrets["portal"] = bytes.fromhex(candidate.value)

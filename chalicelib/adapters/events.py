@@ -9,7 +9,7 @@ from typing import Any
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 from pynamodb.expressions.condition import Condition
 
-from chalicelib.adapters.records import EventRecord, TrackerRecord
+from chalicelib.adapters.records import EventRecord, TrackerRecord, is_condition_failure
 from chalicelib.domain.history import HistoryEvent
 from chalicelib.domain.sla import StatusTime, Timer, Tracker
 from chalicelib.domain.tickets import stamp
@@ -19,10 +19,6 @@ EVENT_PREFIX = "ev#"
 TRACKER_SK = "tracker"
 SLA_SHARD = "sla"  # one partition of the sparse due index: it holds only running timers, a small desk's handful
 BATCH_GET_LIMIT = 100
-
-
-def _is_condition_failure(error: Exception) -> bool:
-    return getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException"
 
 
 def _stamp(moment: datetime | None) -> str | None:
@@ -139,7 +135,7 @@ class DynamoEventStore:
                 record.save(condition=EventRecord.sk.does_not_exist())
                 added += 1
             except PutError as error:
-                if not _is_condition_failure(error):
+                if not is_condition_failure(error):
                     raise
         return added
 
@@ -191,7 +187,7 @@ class DynamoEventStore:
         try:
             TrackerRecord(pk=tracker.ticket_id, sk=TRACKER_SK).update(actions=actions, condition=condition)
         except UpdateError as error:
-            if _is_condition_failure(error):
+            if is_condition_failure(error):
                 return False
             raise
         return True
@@ -218,7 +214,7 @@ class DynamoEventStore:
                 actions=actions, condition=TrackerRecord.event_count == tracker.event_count
             )
         except UpdateError as error:
-            if _is_condition_failure(error):
+            if is_condition_failure(error):
                 return False
             raise
         return True

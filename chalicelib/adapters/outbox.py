@@ -7,7 +7,7 @@ from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 
-from chalicelib.adapters.records import OutboxRecord
+from chalicelib.adapters.records import OutboxRecord, is_condition_failure
 from chalicelib.domain.tickets import stamp
 from chalicelib.services.ports import FAILED, PENDING, SENT, OutboxItem
 
@@ -15,10 +15,6 @@ MAIL_PREFIX = "mail#"
 PENDING_SHARD = "outbox"
 FAILED_SHARD = "outbox_failed"
 ERROR_LIMIT = 500
-
-
-def _condition_failed(error: Exception) -> bool:
-    return getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException"
 
 
 def _item(record: OutboxRecord) -> OutboxItem:
@@ -67,8 +63,12 @@ class DynamoOutboxStore:
         try:
             record.save(condition=OutboxRecord.sk.does_not_exist())
         except PutError as error:
-            if _condition_failed(error):
+            if is_condition_failure(error):
                 return False
+            if getattr(error, "cause_response_code", None) == "ValidationException" and "size" in str(
+                getattr(error, "cause_response_message", "")
+            ):
+                raise ValueError("the mail is larger than the outbox can keep (400 KB)") from error
             raise
         return True
 
@@ -76,7 +76,7 @@ class DynamoOutboxStore:
         try:
             _key(item).update(actions=actions, condition=condition)
         except UpdateError as error:
-            if _condition_failed(error):
+            if is_condition_failure(error):
                 return False
             raise
         return True

@@ -382,6 +382,11 @@ def bind_tables(tickets_table: str, desk_table: str, events_table: str, region: 
     ]
 
 
+def is_condition_failure(error: Exception) -> bool:
+    """Whether a PynamoDB write error is DynamoDB refusing its condition (not a fault to raise)."""
+    return getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException"
+
+
 def transaction_connection() -> Connection:
     """The connection TransactWrite needs (PynamoDB asks for one explicitly)."""
     if not _transactions:

@@ -139,8 +139,11 @@ class DynamoStatsStore:
         try:
             self._client.transact_write_items(TransactItems=items)
         except ClientError as error:
-            reasons = error.response.get("CancellationReasons") or []
-            if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
+            refused = {reason.get("Code") for reason in error.response.get("CancellationReasons") or []}
+            refused -= {"None", None}
+            # Our revision moved on, or another ticket's transaction held a shared day cell at that moment:
+            # either way the caller reads again and retries.
+            if refused and refused <= {"ConditionalCheckFailed", "TransactionConflict"}:
                 return False
             raise
         return True

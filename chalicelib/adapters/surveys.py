@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 
-from chalicelib.adapters.records import OptOutRecord, SurveyRecord
+from chalicelib.adapters.records import OptOutRecord, SurveyRecord, is_condition_failure
 from chalicelib.services.ports import SurveyAnswer
 
 SURVEY_SK = "survey"
@@ -54,7 +54,7 @@ class DynamoSurveyStore:
                         condition=SurveyRecord.revision == current.revision,
                     )
             except (PutError, UpdateError) as error:
-                if getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException":
+                if is_condition_failure(error):
                     continue
                 raise
             return SurveyAnswer(ticket_id, rating, kept, now, revision)

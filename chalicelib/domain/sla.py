@@ -132,9 +132,7 @@ class Tracker:
         return min(moments) if moments else None
 
 
-def running_stretches(
-    periods: Iterable[Period], until: datetime | None = None
-) -> list[tuple[datetime, datetime | None]]:
+def _running(periods: Iterable[Period], until: datetime | None = None) -> list[tuple[datetime, datetime | None]]:
     """The stretches in which the SLA clocks ran ("new" and "active" statuses), cut off at `until`."""
     stretches: list[tuple[datetime, datetime | None]] = []
     for period in periods:
@@ -204,7 +202,7 @@ def track(config: DeskConfig, line: Timeline) -> Tracker:
                 target.clock,
                 share,
                 calendar,
-                running_stretches(line.periods, until=first),
+                _running(line.periods, until=first),
                 first,
                 first is None and done,
             )
@@ -216,7 +214,7 @@ def track(config: DeskConfig, line: Timeline) -> Tracker:
                 target.clock,
                 share,
                 calendar,
-                running_stretches(line.periods),
+                _running(line.periods),
                 current.start if done else None,
                 False,
             )

@@ -21,8 +21,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from chalicelib.domain.calendar import ZERO, business_time
-from chalicelib.domain.config import BusinessCalendar, DeskConfig
+from chalicelib.domain.config import DeskConfig
 from chalicelib.domain.history import (
     ASSIGNEE_CHANGED,
     CREATED,
@@ -33,7 +32,7 @@ from chalicelib.domain.history import (
     TEAM_CHANGED,
     HistoryEvent,
 )
-from chalicelib.domain.sla import DONE, FIRST_RESPONSE, RESOLUTION, Timeline, Tracker, running_stretches
+from chalicelib.domain.sla import DONE, FIRST_RESPONSE, RESOLUTION, Tracker
 from chalicelib.domain.tickets import stamp
 
 ALL = "all"  # the dimension (and its only value) that counts the whole desk
@@ -61,7 +60,8 @@ def breached(timer: str) -> str:
 
 
 def duration_prefix(timer: str) -> str:
-    """Histogram of a met timer's business time while its clock ran, counted on the day it was met."""
+    """Histogram of the time a met timer used on its clock (business or calendar, as its target), waiting
+    statuses excluded, counted on the day it was met."""
     return f"{timer}_s/"
 
 
@@ -272,7 +272,6 @@ _DIM_KINDS = {PRIORITY_CHANGED: "priority", ASSIGNEE_CHANGED: "assignee", TEAM_C
 
 def contributions(
     config: DeskConfig,
-    line: Timeline,
     tracker: Tracker,
     events: Sequence[HistoryEvent],
     now: datetime,
@@ -318,7 +317,7 @@ def contributions(
         snapshots.append(dims)
         for event in group:
             _count_event(build, event, dims, visited, sends, answers)
-    _count_sla(build, calendar, line, tracker, now, moments, snapshots)
+    _count_sla(build, tracker, now, moments, snapshots)
     comments = _count_survey(build, sends, answers, moments, snapshots, created.ticket_id, ref)
     if tracker.category != DONE:
         build.gauge({ALL: ALL, "status": tracker.status, **dims.values()})
@@ -361,8 +360,6 @@ def _dims_at(moments: list[datetime], snapshots: list[_Dims], moment: datetime) 
 
 def _count_sla(
     build: _Builder,
-    calendar: BusinessCalendar,
-    line: Timeline,
     tracker: Tracker,
     now: datetime,
     moments: list[datetime],
@@ -380,16 +377,12 @@ def _count_sla(
         dims = _dims_at(moments, snapshots, moment)
         judged = _Dims(dims.type, tracker.priority, dims.team, dims.assignee)
         build.add(moment, judged, outcome)
-        if timer.met_at is not None:
-            until = timer.met_at if timer.kind == FIRST_RESPONSE else None
-            used = ZERO
-            for start, end in running_stretches(line.periods, until=until):
-                used += business_time(calendar, start, end or timer.met_at)
+        if timer.met_at is not None:  # a met timer has stopped: what it used is its duration, on its own clock
             met_dims = _dims_at(moments, snapshots, timer.met_at)
             build.add(
                 timer.met_at,
                 _Dims(met_dims.type, tracker.priority, met_dims.team, met_dims.assignee),
-                duration_prefix(timer.kind) + str(bucket(used.total_seconds())),
+                duration_prefix(timer.kind) + str(bucket(timer.elapsed.total_seconds())),
             )
 
 

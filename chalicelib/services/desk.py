@@ -109,7 +109,7 @@ def _fingerprint(payload: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _plausible_id(value: Any) -> bool:
+def is_plausible_id(value: Any) -> bool:
     """Ids and references are short; anything else is not one (and would exceed DynamoDB's key limits)."""
     return isinstance(value, str) and 0 < len(value) <= ID_LIMIT and value.isprintable()
 
@@ -230,7 +230,7 @@ class Desk:
         moves: list[tuple[Ticket, str]] = []
         errors: dict[str, str] = {}
         for key in dict.fromkeys([*current.priorities, *mapping]):
-            if key in new.priorities or not _plausible_id(key):
+            if key in new.priorities or not is_plausible_id(key):
                 continue
             if key in current.priorities:
                 rank = current.priorities[key].rank
@@ -296,7 +296,7 @@ class Desk:
             new_type = new.types.get(type_key)
             kept = set(new.workflows[new_type.workflow].statuses) if new_type else set()
             for status in candidates:
-                if status in kept or not _plausible_id(status):
+                if status in kept or not is_plausible_id(status):
                     continue
                 stranded = self.tickets.in_status(status, type_key, limit=None if status in mapping else 1)
                 if not stranded:
@@ -338,7 +338,7 @@ class Desk:
         return agent, secret
 
     def revoke_agent(self, agent_id: str, admin: Agent) -> Agent:
-        if not _plausible_id(agent_id):
+        if not is_plausible_id(agent_id):
             raise NotFoundError("no such agent")
         if agent_id == admin.id:
             raise ConflictError("an admin cannot revoke their own token")
@@ -404,7 +404,7 @@ class Desk:
         if not token:
             raise AuthenticationError("this page needs the link from your email")
         opened = verify_link(self.store.signing_secret(), PORTAL, token, self.clock.now())
-        if opened != ticket_id or not _plausible_id(ticket_id):
+        if opened != ticket_id or not is_plausible_id(ticket_id):
             raise ForbiddenError("this link does not open that ticket")
         found = self.tickets.get_with_comments(ticket_id)
         if found is None:
@@ -491,7 +491,7 @@ class Desk:
         ticket = self._ticket(id_or_ref)
         self._check_version(ticket, version)
         agent_ids: set[str] = set()
-        if _plausible_id(changes.get("assignee")):
+        if is_plausible_id(changes.get("assignee")):
             assignee = self.store.get_agent(changes["assignee"])
             if assignee is not None and assignee.active:
                 agent_ids.add(assignee.id)
@@ -518,7 +518,7 @@ class Desk:
             errors["priority"] = f"must be one of {', '.join(config.priorities)}"
         if request.type is not None and request.type not in config.types:
             errors["type"] = f"must be one of {', '.join(config.types)}"
-        if request.assignee is not None and not _plausible_id(request.assignee):
+        if request.assignee is not None and not is_plausible_id(request.assignee):
             errors["assignee"] = "must be an agent id"
         if request.team is not None and request.team not in config.teams:
             errors["team"] = f"must be one of {', '.join(config.teams)}"
@@ -628,7 +628,7 @@ class Desk:
         return comment
 
     def _resolve_id(self, id_or_ref: str) -> str:
-        if not _plausible_id(id_or_ref):
+        if not is_plausible_id(id_or_ref):
             raise NotFoundError("no such ticket")
         if "-" in id_or_ref and id_or_ref.split("-", 1)[1].isdigit():
             found = self.tickets.id_for_ref(id_or_ref.upper())

@@ -15,7 +15,7 @@ from chalicelib.domain.errors import ConflictError, NotFoundError, ValidationErr
 from chalicelib.domain.notices import TO_ASSIGNEE, TO_REQUESTER, Notice
 from chalicelib.domain.tickets import REQUESTER, Ticket
 from chalicelib.domain.tokens import sign_link
-from chalicelib.services.desk import is_whole_number
+from chalicelib.services.desk import PORTAL, is_plausible_id, is_whole_number
 from chalicelib.services.ports import (
     FAILED,
     PENDING,
@@ -36,7 +36,8 @@ LONGEST_WAIT = timedelta(hours=6)
 RETRY_BATCH = 100
 LISTING_LIMIT = 500
 EXCERPT = 600
-PORTAL = "portal"
+QUOTE_LIMIT = 6000
+OUTBOX_KEY_BYTES = 1000
 SURVEY = "survey"
 UNSUBSCRIBE = "unsubscribe"
 UNSUBSCRIBE_DAYS = 365
@@ -157,7 +158,12 @@ class Postman:
                 self._unsendable(letter, str(error), now)
                 continue
             item = _outbox_item(letter, composed, now)
-            if self.outbox.add(item):
+            try:
+                added = self.outbox.add(item)
+            except ValueError as error:
+                self._unsendable(letter, str(error), now)  # kept as failed, small, so the stream record goes on
+                continue
+            if added:
                 fresh.append(item)
         tally = {"recorded": len(fresh), "already_recorded": len(letters) - len(fresh)}
         for item in fresh:
@@ -228,9 +234,10 @@ class Postman:
     def retry(self, raw: Any) -> OutboxItem:
         """Send a failed mail again now (after its cause, say a wrong sender, was fixed); it counts attempts anew."""
         mail_id = raw.get("id") if isinstance(raw, dict) else None
-        if not isinstance(mail_id, str) or "/" not in mail_id or len(mail_id) > 600:
+        ticket_id, _, key = mail_id.partition("/") if isinstance(mail_id, str) else ("", "", "")
+        # A sort key holds at most 1024 bytes; anything longer or odd is not a mail of ours (and not a 500).
+        if not is_plausible_id(ticket_id) or not key.isprintable() or not 0 < len(key.encode()) <= OUTBOX_KEY_BYTES:
             raise ValidationError("say which mail to retry", {"id": "must be the id of a mail from the outbox"})
-        ticket_id, key = mail_id.split("/", 1)
         item = self.outbox.get(ticket_id, key)
         if item is None:
             raise NotFoundError(f"no mail {mail_id!r}")
@@ -262,11 +269,10 @@ class Recipient:
 class Notifier:
     """Turns notices into letters: who gets them (requester, assignee, team, one agent), and what they say."""
 
-    def __init__(self, store: DeskStore, postman: Postman, links: Links, clock: Clock) -> None:
+    def __init__(self, store: DeskStore, postman: Postman, links: Links) -> None:
         self.store = store
         self.postman = postman
         self.links = links
-        self.clock = clock
 
     def notify(self, config: DeskConfig, ticket: Ticket, notices: list[Notice]) -> dict[str, int]:
         letters = [letter for notice in notices for letter in self.letters(config, ticket, notice)]
@@ -334,10 +340,10 @@ class Notifier:
         if notice.audience == TO_REQUESTER:
             context["portal_url"] = self.links.portal(ticket.id, days)
         if kind == "acknowledgement":
-            context["description"] = ticket.description
+            context["description"] = _quoted(ticket.description)
         elif kind in ("reply", "requester_comment"):
             context["author_name"] = str(data.get("author_name", ""))
-            context["body"] = str(data.get("body", ""))
+            context["body"] = _quoted(str(data.get("body", "")))
         elif kind == "status":
             status = str(data["status"])
             context["message"] = self._message(config, ticket, config.email.status_messages.get(status, ""), status)
@@ -414,6 +420,14 @@ class Notifier:
             if agent is not None:
                 return agent.name
         return "the desk" if role == "system" else actor_id
+
+
+def _quoted(text: str) -> str:
+    """A description or comment as a mail quotes it: whole up to QUOTE_LIMIT characters, which keeps the worst
+    case (text, HTML with every character escaped, and the MIME of both) well inside an outbox item's 400 KB."""
+    if len(text) <= QUOTE_LIMIT:
+        return text
+    return text[:QUOTE_LIMIT].rstrip() + "\n\n[…] The rest is on the ticket."
 
 
 def _excerpt(text: str) -> str:

@@ -173,7 +173,7 @@ class Pipeline:
             stored = store.stored(tracker.ticket_id)
             if stored is not None and stored.event_count > tracker.event_count:
                 return
-            new = stats.contributions(config, line, tracker, events, clock.now())
+            new = stats.contributions(config, tracker, events, clock.now())
             if store.apply(tracker.ticket_id, tracker.event_count, stored, new):
                 return
         raise StatsConflict(f"ticket {tracker.ticket_id}: the report counters kept changing under this refresh")

@@ -249,7 +249,7 @@ class OutboxItem:
 
 class OutboxStore(Protocol):
     def add(self, item: OutboxItem) -> bool:
-        """Record it unless its key is already there; whether it was new."""
+        """Record it unless its key is already there; whether it was new. ValueError if it is too large to keep."""
 
     def claim(self, item: OutboxItem, retry_at: datetime) -> OutboxItem | None:
         """Take a pending item for one attempt (attempts + 1, next try at `retry_at` in case this one never
@@ -296,8 +296,6 @@ class AgendaStore(Protocol):
         whether it was written."""
 
     def due(self, job: str, now: datetime, limit: int) -> list[AgendaEntry]: ...
-
-    def get(self, ticket_id: str, job: str) -> AgendaEntry | None: ...
 
     def advance(self, entry: AgendaEntry, step: int, due_at: datetime | None, last_sent_at: datetime | None) -> bool:
         """Record a step taken, if the entry is still the one read (same stay, same step); whether it was."""

@@ -14,6 +14,7 @@ from chalicelib.domain.config import DeskConfig
 from chalicelib.domain.errors import ValidationError
 from chalicelib.domain.reports import Period
 from chalicelib.domain.stats import ALL, DIMENSIONS
+from chalicelib.domain.tickets import DATE_PATTERN
 from chalicelib.services.desk import is_whole_number
 from chalicelib.services.ports import Clock, DeskStore, StatsStore
 
@@ -21,8 +22,7 @@ DEFAULT_DAYS = 30
 MAX_DAYS = 366
 DEFAULT_COMMENTS = 50
 MAX_COMMENTS = 200
-DATE_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-COMMENT_CURSOR = re.compile(r"^\d{4}-\d{2}-\d{2}\.[0-9A-Za-z]{1,64}$")  # "<day>.<ticket id>", URL-safe
+COMMENT_CURSOR = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}\.[0-9A-Za-z]{1,64}$")  # "<day>.<ticket id>", URL-safe
 GROUPINGS = DIMENSIONS  # type, priority, team, assignee
 
 
@@ -96,8 +96,13 @@ class Reports:
         today = self.clock.now().astimezone(ZoneInfo(config.sla.calendar.timezone)).date()
         errors: dict[str, str] = {}
         last = _date(params.get("to"), "to", errors) or today
-        first = _date(params.get("from"), "from", errors) or last - timedelta(days=DEFAULT_DAYS - 1)
-        if errors:
+        first = _date(params.get("from"), "from", errors)
+        if first is None and not errors:
+            if last < date.min + timedelta(days=DEFAULT_DAYS):
+                errors["to"] = "is too early"
+            else:
+                first = last - timedelta(days=DEFAULT_DAYS - 1)
+        if errors or first is None:
             raise ValidationError("the dates are not valid", errors)
         if first > last:
             raise ValidationError("the period ends before it starts", {"from": "must not be after to"})

@@ -272,3 +272,19 @@ def test_comments_read_newest_first_in_pages_within_the_range(store: DynamoStats
 
     page, key = store.comments(THU, THU, 5, None)
     assert (page, key) == ([], None)
+
+
+def test_a_transaction_conflict_on_a_shared_day_cell_is_answered_as_try_again(
+    store: DynamoStatsStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def conflicting(**kwargs: Any) -> Any:
+        reasons = [{"Code": "None"}, {"Code": "TransactionConflict", "Message": "another transaction"}]
+        error = {
+            "Error": {"Code": "TransactionCanceledException", "Message": "cancelled"},
+            "CancellationReasons": reasons,
+        }
+        raise ClientError(error, "TransactWriteItems")
+
+    monkeypatch.setattr(store._client, "transact_write_items", conflicting)
+
+    assert store.apply("t_1", 3, None, FIRST) is False

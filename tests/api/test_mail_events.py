@@ -356,3 +356,33 @@ def test_redelivering_the_same_stream_records_sends_nothing_twice(
     ]
     assert sorted((m.kind, m.to) for m in mailbox.sent) == first
     assert len({m.message_id for m in mailbox.sent}) == len(mailbox.sent)
+
+
+def test_the_longest_reply_full_of_characters_html_escapes_is_mailed_and_does_not_block_the_stream(
+    api: Api, stream: Stream, mailbox: Mailbox
+) -> None:
+    # 20,000 characters, each '&' five in HTML: quoted whole, text, HTML and MIME would pass DynamoDB's 400 KB.
+    opened = api.open(description="&\n\n" * 6666)
+    stream.drain()
+    code, _ = api.json("POST", f"/tickets/{opened['id']}/comments", {"body": "&\n\n" * 6666, "public": True})
+    assert code == 201
+    stream.drain()  # fails the test if any record failed
+
+    assert mailbox.kinds() == ["acknowledgement", "reply"]
+    for mail in mailbox.sent:
+        assert "The rest is on the ticket." in mail.text
+        assert len(mail.raw) < 400_000 // 2
+
+
+def test_an_outbox_item_too_large_to_keep_is_refused_with_a_value_error(api: Api) -> None:
+    from datetime import UTC, datetime
+
+    import pytest
+
+    from chalicelib.adapters.outbox import DynamoOutboxStore
+    from chalicelib.services.ports import OutboxItem
+
+    now = datetime(2026, 11, 23, 9, tzinfo=UTC)
+    item = OutboxItem("T1", "k#ack", "reply", REQUESTER, "Subject", "x" * 300_000, "y" * 300_000, b"z", now)
+    with pytest.raises(ValueError, match="larger than the outbox can keep"):
+        DynamoOutboxStore().add(item)

@@ -259,6 +259,8 @@ def test_a_retry_must_name_a_failed_mail(
     assert api.json("POST", "/admin/outbox/retry", {"id": 5})[0] == 422
     assert api.json("POST", "/admin/outbox/retry", {"id": "no-slash"})[0] == 422
     assert api.json("POST", "/admin/outbox/retry", {})[0] == 422
+    assert api.json("POST", "/admin/outbox/retry", {"id": "/x"})[0] == 422  # no ticket id: not a DynamoDB error
+    assert api.json("POST", "/admin/outbox/retry", {"id": f"{opened['id']}/{'é' * 600}"})[0] == 422  # key too long
     assert api.json("POST", "/admin/outbox/retry", {"id": f"{opened['id']}/nothing#here"})[0] == 404
     assert api.json("POST", "/admin/outbox/retry", {"id": pending})[0] == 409  # pending: the job will retry it
     assert outage.attempts == 1

@@ -538,7 +538,7 @@ def check(desk: Desk, life: Life) -> list[str]:
     assert line is not None
     stored = DynamoStatsStore().stored(life.ticket_id)
     assert stored is not None, "the pipeline counted nothing for the ticket"
-    assert stored.contribution == stats.contributions(config, line, sla.track(config, line), history, now)
+    assert stored.contribution == stats.contributions(config, sla.track(config, line), history, now)
     return [
         " ".join([kind, timer["state"], *(flag for flag in ("at_risk", "breached") if timer[flag])])
         for kind, timer in detail["sla"].items()

@@ -467,6 +467,8 @@ def test_a_formula_typed_into_a_survey_comment_stays_text_in_the_csv(
         ("/reports/sla?from=2026-13-01", "from"),
         ("/reports/sla?from=23/11/2026", "from"),
         ("/reports/sla?to=2026-02-30", "to"),
+        ("/reports/workload?to=0001-01-10", "to"),
+        ("/reports/sla?from=\uff12\uff10\uff12\uff16-11-01", "from"),
         ("/reports/sla?from=2026-11-30&to=2026-11-01", "from"),
         ("/reports/sla?from=2020-01-01&to=2026-11-01", "from"),
         ("/reports/sla?group_by=colour", "group_by"),

@@ -161,7 +161,7 @@ def contribution_of(
     line = sla.timeline(TICKET, events)
     assert line is not None
     tracker = sla.track(config, line)
-    return stats.contributions(config, line, tracker, events, now, ref)
+    return stats.contributions(config, tracker, events, now, ref)
 
 
 def cells(
@@ -464,6 +464,20 @@ def test_a_critical_ticket_is_judged_on_the_calendar_clock() -> None:
     assert got.counters[Cell("priority", "2026-11-28", "critical")] == {"opened": 1, "first_response_breached": 1}
 
 
+def test_a_critical_ticket_s_duration_is_measured_on_its_calendar_clock_like_its_target() -> None:
+    # answered Saturday 28 November at 10:30, half an hour after opening: 1,800 s on the calendar clock (the
+    # weekend has no business time, but the critical target is judged on the calendar clock)
+    story = History(at(28, 10), priority="critical").reply(at(28, 10, 30))
+
+    got = story.contribution(at(28, 11))
+
+    assert got.counters[Cell("priority", "2026-11-28", "critical")] == {
+        "opened": 1,
+        "first_response_met": 1,
+        "first_response_s/1800": 1,
+    }
+
+
 # status loops and dwell --------------------------------------------------------------------------
 
 
@@ -629,7 +643,7 @@ def test_no_creation_no_contribution() -> None:
     assert line is not None
     tracker = sla.track(CONFIG, line)
 
-    assert stats.contributions(CONFIG, line, tracker, events, at(23, 12)) == Contribution()
+    assert stats.contributions(CONFIG, tracker, events, at(23, 12)) == Contribution()
 
 
 # difference and documents ------------------------------------------------------------------------
