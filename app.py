@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice.app import Chalice, CloudWatchEvent, DynamoDBEvent, Rate, Request, Response
 
 from chalicelib import jobs, stream
 from chalicelib.adapters.settings import tickets_stream_arn
 from chalicelib.web import views
+from chalicelib.web.lazy import lazy_module
+
+if TYPE_CHECKING:
+    from chalicelib.web import admin, assets, saved_replies
+    from chalicelib.web.console import views as console
+else:  # the console's and the admin pages' modules load on their first request, off every other cold path
+    assets = lazy_module("chalicelib.web.assets")
+    admin = lazy_module("chalicelib.web.admin")
+    saved_replies = lazy_module("chalicelib.web.saved_replies")
+    console = lazy_module("chalicelib.web.console.views")
 
 app = Chalice(app_name="helpdesk")
 PUBLIC_BODY = ["application/json", "application/x-www-form-urlencoded"]
+FORM = ["application/x-www-form-urlencoded"]
 
 
 def request() -> Request:
@@ -157,6 +168,184 @@ def create_agent() -> Response:
 @app.route("/admin/agents/{agent_id}", methods=["DELETE"])
 def revoke_agent(agent_id: str) -> Response:
     return views.revoke_agent(request(), agent_id)
+
+
+@app.route("/admin/agents/{agent_id}", methods=["PATCH"])
+def change_agent(agent_id: str) -> Response:
+    return admin.change_agent(request(), agent_id)
+
+
+@app.route("/admin/config/versions", methods=["GET"])
+def config_versions() -> Response:
+    return admin.config_versions(request())
+
+
+@app.route("/saved-replies", methods=["GET"])
+def list_saved_replies() -> Response:
+    return saved_replies.list_replies(request())
+
+
+@app.route("/saved-replies", methods=["POST"])
+def create_saved_reply() -> Response:
+    return saved_replies.create_reply(request())
+
+
+@app.route("/saved-replies/{reply_id}", methods=["GET"])
+def get_saved_reply(reply_id: str) -> Response:
+    return saved_replies.get_reply(request(), reply_id)
+
+
+@app.route("/saved-replies/{reply_id}", methods=["PUT"])
+def update_saved_reply(reply_id: str) -> Response:
+    return saved_replies.update_reply(request(), reply_id)
+
+
+@app.route("/saved-replies/{reply_id}", methods=["DELETE"])
+def delete_saved_reply(reply_id: str) -> Response:
+    return saved_replies.delete_reply(request(), reply_id)
+
+
+# the agents' console (pages; every unsafe request carries the session's CSRF token) ----------------
+
+
+@app.route("/static/{name}", methods=["GET"])
+def static_asset(name: str) -> Response:
+    return assets.serve(name)
+
+
+@app.route("/console", methods=["GET"])
+def console_queue() -> Response:
+    return console.queue_page(request())
+
+
+@app.route("/console/poll", methods=["GET"])
+def console_poll() -> Response:
+    return console.poll(request())
+
+
+@app.route("/console/rows", methods=["GET"])
+def console_rows() -> Response:
+    return console.queue_rows(request())
+
+
+@app.route("/console/bulk", methods=["POST"], content_types=FORM)
+def console_bulk() -> Response:
+    return console.bulk(request())
+
+
+@app.route("/console/search", methods=["GET"])
+def console_search() -> Response:
+    return console.search(request())
+
+
+@app.route("/console/sign-in", methods=["GET"])
+def console_sign_in_page() -> Response:
+    return console.sign_in_page(request())
+
+
+@app.route("/console/sign-in", methods=["POST"], content_types=FORM)
+def console_sign_in() -> Response:
+    return console.sign_in(request())
+
+
+@app.route("/console/sign-in/confirm", methods=["GET"])
+def console_confirm_page() -> Response:
+    return console.confirm_page(request())
+
+
+@app.route("/console/sign-in/confirm", methods=["POST"], content_types=FORM)
+def console_confirm() -> Response:
+    return console.confirm(request())
+
+
+@app.route("/console/sign-out", methods=["POST"], content_types=FORM)
+def console_sign_out() -> Response:
+    return console.sign_out(request())
+
+
+@app.route("/console/settings", methods=["GET"])
+def console_settings_page() -> Response:
+    return console.settings_page(request())
+
+
+@app.route("/console/settings", methods=["POST"], content_types=FORM)
+def console_settings() -> Response:
+    return console.save_settings(request())
+
+
+@app.route("/console/tickets/{ticket_id}", methods=["GET"])
+def console_ticket(ticket_id: str) -> Response:
+    return console.ticket_page(request(), ticket_id)
+
+
+@app.route("/console/tickets/{ticket_id}/reply", methods=["POST"], content_types=FORM)
+def console_reply(ticket_id: str) -> Response:
+    return console.reply(request(), ticket_id)
+
+
+@app.route("/console/tickets/{ticket_id}/change", methods=["POST"], content_types=FORM)
+def console_change(ticket_id: str) -> Response:
+    return console.change(request(), ticket_id)
+
+
+@app.route("/console/tickets/{ticket_id}/transition", methods=["POST"], content_types=FORM)
+def console_transition(ticket_id: str) -> Response:
+    return console.transition(request(), ticket_id)
+
+
+@app.route("/console/tickets/{ticket_id}/presence", methods=["POST"], content_types=FORM)
+def console_presence(ticket_id: str) -> Response:
+    return console.presence(request(), ticket_id)
+
+
+@app.route("/console/reports", methods=["GET"])
+def console_reports() -> Response:
+    return console.reports_page(request())
+
+
+@app.route("/console/reports/{name}/csv", methods=["GET"])
+def console_report_csv(name: str) -> Response:
+    return console.report_csv(request(), name)
+
+
+@app.route("/console/admin/agents", methods=["GET"])
+def console_agents() -> Response:
+    return console.agents_page(request())
+
+
+@app.route("/console/admin/agents", methods=["POST"], content_types=FORM)
+def console_agents_post() -> Response:
+    return console.agents_post(request())
+
+
+@app.route("/console/admin/saved-replies", methods=["GET"])
+def console_saved_replies() -> Response:
+    return console.saved_replies_page(request())
+
+
+@app.route("/console/admin/saved-replies", methods=["POST"], content_types=FORM)
+def console_saved_replies_post() -> Response:
+    return console.saved_replies_post(request())
+
+
+@app.route("/console/admin/config", methods=["GET"])
+def console_config() -> Response:
+    return console.config_page(request())
+
+
+@app.route("/console/admin/config", methods=["POST"], content_types=FORM)
+def console_config_post() -> Response:
+    return console.config_post(request())
+
+
+@app.route("/console/admin/mail", methods=["GET"])
+def console_mail() -> Response:
+    return console.mail_page(request())
+
+
+@app.route("/console/admin/mail", methods=["POST"], content_types=FORM)
+def console_mail_post() -> Response:
+    return console.mail_post(request())
 
 
 @app.on_dynamodb_record(

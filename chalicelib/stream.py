@@ -21,6 +21,7 @@ def handle_batch(event: DynamoDBEvent) -> dict[str, Any]:
 
     pipeline = wiring.pipeline()
     failures: list[dict[str, str]] = []
+    changed = False
     # The raw records, not Chalice's DynamoDBRecord objects: building one raises on a malformed record,
     # which would fail the whole batch instead of that record.
     for raw in event.to_dict().get("Records") or []:
@@ -30,6 +31,7 @@ def handle_batch(event: DynamoDBEvent) -> dict[str, Any]:
             change = decode_record(raw)
             if change is not None:
                 pipeline.apply(change)
+                changed = True
         except Exception:
             logger.exception(
                 "stream record failed",
@@ -40,7 +42,19 @@ def handle_batch(event: DynamoDBEvent) -> dict[str, Any]:
                 },
             )
             failures.append({"itemIdentifier": sequence})
+    if changed:
+        _mark_changed()
     return {"batchItemFailures": failures}
+
+
+def _mark_changed() -> None:
+    """One write per batch tells every open console that its queue may have changed (a poll reads just this)."""
+    from chalicelib import wiring
+
+    try:
+        wiring.change_marks().bump(wiring.desk().clock.now())
+    except Exception:
+        logger.exception("could not bump the console's change mark")  # consoles then refresh on their next change
 
 
 def _field(raw: Any, name: str) -> Any:

@@ -12,11 +12,15 @@ from chalicelib.services.ports import Clock
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from chalicelib.adapters.console import DynamoChangeMarks
+    from chalicelib.services.console import Console
     from chalicelib.services.jobs import Jobs
     from chalicelib.services.mailing import Notifier, Postman
     from chalicelib.services.pipeline import Pipeline
     from chalicelib.services.ports import SentMail
     from chalicelib.services.reports import Reports
+    from chalicelib.services.saved_replies import SavedReplies
+    from chalicelib.services.sessions import Sessions
     from chalicelib.services.surveys import Surveys
 
 _settings: Settings | None = None
@@ -28,6 +32,9 @@ _mail: tuple[Postman, Notifier] | None = None
 _jobs: Jobs | None = None
 _surveys: Surveys | None = None
 _reports: Reports | None = None
+_saved_replies: SavedReplies | None = None
+_sessions: Sessions | None = None
+_console: Console | None = None
 LOCAL_URL = "http://127.0.0.1:8000"
 
 
@@ -125,11 +132,79 @@ def reports() -> Reports:
     return _reports
 
 
+def saved_replies() -> SavedReplies:
+    global _saved_replies
+    if _saved_replies is None:
+        from chalicelib.adapters.saved_replies import DynamoSavedReplyStore
+        from chalicelib.services.saved_replies import SavedReplies
+
+        built = desk()
+        _saved_replies = SavedReplies(DynamoSavedReplyStore(), built.config, built.clock, built.ids)
+    return _saved_replies
+
+
+def sessions() -> Sessions:
+    """Console sign-in and sessions; the sign-in mail goes through the desk's outbox like every other mail."""
+    global _sessions
+    if _sessions is None:
+        from datetime import timedelta
+
+        from chalicelib.adapters.console import DynamoSessionStore
+        from chalicelib.domain.agents import Agent
+        from chalicelib.services.sessions import Sessions
+
+        built = desk()
+
+        def send_link(agent: Agent, link: str, minutes: int) -> None:
+            import secrets
+
+            from chalicelib.services.mailing import sign_in_letter
+
+            postman, _ = mail()
+            config = built.config()
+            letter = sign_in_letter(
+                agent.email, agent.name, agent.id, link, minutes, config.desk.name, secrets.token_hex(8)
+            )
+            postman.post([letter], config)
+
+        config = settings()
+        _sessions = Sessions(
+            DynamoSessionStore(),
+            built.store,
+            built.clock,
+            built.authenticate,
+            send_link,
+            idle=timedelta(minutes=config.session_idle_minutes),
+            lifetime=timedelta(hours=config.session_hours),
+        )
+    return _sessions
+
+
+def change_marks() -> DynamoChangeMarks:
+    from chalicelib.adapters.console import DynamoChangeMarks
+
+    return DynamoChangeMarks()
+
+
+def console() -> Console:
+    global _console
+    if _console is None:
+        from chalicelib.adapters.console import DynamoChangeMarks, DynamoPresenceStore
+        from chalicelib.adapters.stats import DynamoStatsStore
+        from chalicelib.services.console import Console
+
+        stats = DynamoStatsStore()
+        _console = Console(desk(), DynamoPresenceStore(), DynamoChangeMarks(), stats.open_counts)
+    return _console
+
+
 def reset(clock: Clock | None = None, on_sent: Callable[[SentMail], None] | None = None) -> None:
     """Forget the built services and settings (tests and the local run rebuild them from a new environment).
 
     `on_sent` is told of every mail SES accepted (the local run lists them and writes .eml files).
     """
-    global _settings, _desk, _pipeline, _clock, _on_sent, _mail, _jobs, _surveys, _reports
+    global _settings, _desk, _pipeline, _clock, _on_sent, _mail, _jobs, _surveys, _reports, _sessions, _console
     _settings, _desk, _pipeline, _clock, _on_sent = None, None, None, clock, on_sent
-    _mail, _jobs, _surveys, _reports = None, None, None, None
+    _mail, _jobs, _surveys, _reports, _sessions, _console = None, None, None, None, None, None
+    global _saved_replies
+    _saved_replies = None

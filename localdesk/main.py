@@ -32,6 +32,7 @@ class LocalDesk:
     def __init__(self, listen: Listen) -> None:
         self.listen = listen
         self.admin_token = ""
+        self.sign_in_link = ""
         self._mock: Any = None
         self._gate: Gate | None = None
         self._server: LocalDevServer | None = None
@@ -72,7 +73,9 @@ class LocalDesk:
         wiring.reset(clock=clock, on_sent=self.mail_log.record)
         desk = wiring.desk()
         desk.seed_config()
-        _, self.admin_token = desk.create_agent(ADMIN, token=os.environ.get("HELPDESK_ADMIN_TOKEN") or None)
+        admin, self.admin_token = desk.create_agent(ADMIN, token=os.environ.get("HELPDESK_ADMIN_TOKEN") or None)
+        # One click from the banner into the console: a one-time link, as the sign-in mail would carry.
+        self.sign_in_link = wiring.sessions().new_link(admin, f"{self.listen.url}/console/sign-in/confirm", 12 * 60)
 
         app = _deployed_app()
         timeout_ms = (config.lambda_timeout or 20) * 1000  # the stage's Lambda timeout, as the jobs get when deployed
@@ -153,6 +156,8 @@ def banner(desk: LocalDesk, seconds: float) -> str:
             "",
             "Help desk, local run: AWS is moto inside this process; all data is in memory and gone on stop.",
             "",
+            f"  Console      {desk.sign_in_link}",
+            f"               (a one-time sign-in link for the admin, valid 12 hours; afterwards {url}/console)",
             f"  Desk API     {url}",
             f"  Web form     {url}/form",
             f"  Admin token  {token}   ({chosen}; set HELPDESK_ADMIN_TOKEN to choose it)",

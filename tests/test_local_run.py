@@ -4,126 +4,29 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import re
 import shutil
-import signal
 import socket
 import subprocess
-import sys
-import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-ADMIN_TOKEN = "local-run-test-admin-token"
-READY = re.compile(r"^Desk ready on (http://\S+)")
-START_TIMEOUT = 60
-STOP_TIMEOUT = 15
-
-
-class LocalRun:
-    """One `python -m localdesk` process; its merged stdout and stderr are collected line by line."""
-
-    def __init__(self, port: int) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("HELPDESK_", "AWS_"))}
-        self.mail_dir = tempfile.mkdtemp(prefix="localdesk-mail-")  # runs side by side keep their own .eml files
-        env.update(
-            PORT=str(port), HELPDESK_ADMIN_TOKEN=ADMIN_TOKEN, HELPDESK_MAIL_DIR=self.mail_dir, PYTHONUNBUFFERED="1"
-        )
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "localdesk"],
-            cwd=ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,  # a Ctrl-C in pytest's terminal is not sent to it
-        )
-        self.lines: list[str] = []
-        self._ready: queue.Queue[str] = queue.Queue()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.append(line.rstrip("\n"))
-            match = READY.match(line)
-            if match:
-                self._ready.put(match.group(1))
-
-    @property
-    def output(self) -> str:
-        return "\n".join(self.lines)
-
-    def wait_ready(self) -> str:
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            try:
-                return self._ready.get(timeout=0.2)
-            except queue.Empty:
-                if self.process.poll() is not None:
-                    self._reader.join(timeout=2)
-                    pytest.fail(
-                        f"the local desk exited with {self.process.returncode} before it was ready:\n{self.output}"
-                    )
-        pytest.fail(f"the local desk was not ready within {START_TIMEOUT} s:\n{self.output}")
-
-    def interrupt(self) -> int:
-        """Ctrl-C, as the terminal sends it; the exit status."""
-        self.process.send_signal(signal.SIGINT)
-        status = self.process.wait(timeout=STOP_TIMEOUT)
-        self._reader.join(timeout=2)
-        return status
-
-    def kill(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=STOP_TIMEOUT)
-        self._reader.join(timeout=2)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def call(method: str, url: str, body: Any = None, token: str | None = None) -> tuple[int, dict[str, str], bytes]:
-    """A real HTTP request; the status, headers and body whatever the status."""
-    headers = {"Accept": "application/json"}
-    data = None
-    if body is not None:
-        data = json.dumps(body).encode()
-        headers["Content-Type"] = "application/json"
-    if token is not None:
-        headers["Authorization"] = f"Bearer {token}"
-    request = urllib.request.Request(url, data=data, headers=headers, method=method)
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, dict(response.headers), response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers), error.read()
+from tests.localrun import ADMIN_TOKEN, ROOT, LocalRun, call
 
 
 @pytest.fixture(scope="module")
 def shared_run() -> Iterator[LocalRun]:
     """One local desk for the tests that only make requests (starting one takes a few seconds)."""
-    run = LocalRun(free_port())
+    run = LocalRun()
     try:
         yield run
     finally:
-        run.kill()
+        run.close(graceful=False)  # test_ctrl_c_stops_the_local_run_cleanly checks the graceful stop
 
 
 @pytest.fixture(scope="module")
@@ -133,11 +36,11 @@ def desk_url(shared_run: LocalRun) -> str:
 
 @pytest.fixture
 def own_run() -> Iterator[LocalRun]:
-    run = LocalRun(free_port())
+    run = LocalRun()
     try:
         yield run
     finally:
-        run.kill()
+        run.close(graceful=False)  # test_ctrl_c_stops_the_local_run_cleanly checks the graceful stop
 
 
 def open_ticket(desk_url: str, subject: str = "The printer on floor 2 jams") -> dict[str, Any]:

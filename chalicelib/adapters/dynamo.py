@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import heapq
 import json
@@ -40,6 +41,8 @@ from chalicelib.services.ports import (
 )
 
 TICKET_SK = "ticket"
+UNASSIGNED = "-"  # the by_assignee partition of tickets nobody has: the "Unassigned" queue is a key lookup
+CLOSED = "done"
 HIGH = "~"  # sorts after every character a queue key contains
 QUERY_PAGE = 50  # items per Query request while filling a page: fewer round trips when a filter drops many
 
@@ -58,10 +61,12 @@ def _index_keys(ticket: Ticket) -> dict[str, Any]:
     return {
         "state": state,
         "queue_sort": queue_sort(ticket),
-        "assignee_state": f"{ticket.assignee}#{state}" if ticket.assignee else None,
+        "assignee_state": f"{ticket.assignee or UNASSIGNED}#{state}",
         "team_state": f"{ticket.team}#{state}" if ticket.team else None,
         "type_state": f"{ticket.type}#{state}",
         "requester_state": f"{ticket.requester_email}#{state}",
+        "closed": None if ticket.is_open else CLOSED,
+        "closed_sort": None if ticket.is_open else f"{stamp(ticket.status_since)}#{ticket.id}",
     }
 
 
@@ -88,6 +93,7 @@ def _record(ticket: Ticket) -> TicketRecord:
         comment_count=ticket.comment_count,
         assignee=ticket.assignee,
         team=ticket.team,
+        last_public_by=ticket.last_public_by,
         **_index_keys(ticket),
     )
 
@@ -116,6 +122,7 @@ def ticket_from_record(record: TicketRecord) -> Ticket:
         comment_count=int(record.comment_count or 0),
         assignee=record.assignee,
         team=record.team,
+        last_public_by=record.last_public_by,
     )
 
 
@@ -151,6 +158,8 @@ SAVED_ATTRIBUTES = (
     "team_state",
     "type_state",
     "requester_state",
+    "closed",
+    "closed_sort",
 )
 
 
@@ -168,9 +177,11 @@ def _comment_record(comment: Comment) -> CommentRecord:
     )
 
 
-def _comment_actions(ticket: Ticket) -> list[Any]:
+def _comment_actions(ticket: Ticket, comment: Comment) -> list[Any]:
     """One more comment; the first public agent reply's time is kept, never overwritten."""
     actions: list[Any] = [TicketRecord.comment_count.add(1)]
+    if comment.public:
+        actions.append(TicketRecord.last_public_by.set(comment.author_role))
     if ticket.first_response_at is not None:
         actions.append(TicketRecord.first_response_at.set(TicketRecord.first_response_at | ticket.first_response_at))
     return actions
@@ -240,7 +251,7 @@ class DynamoTicketStore:
                 record.update(actions=actions, condition=condition)
             else:
                 with TransactWrite(connection=transaction_connection()) as transaction:
-                    transaction.update(record, actions=actions + _comment_actions(saved), condition=condition)
+                    transaction.update(record, actions=actions + _comment_actions(saved, comment), condition=condition)
                     transaction.save(_comment_record(comment), condition=CommentRecord.sk.does_not_exist())
         except (UpdateError, TransactWriteError) as error:
             if is_condition_failure(error) or _transaction_condition_failed(error):
@@ -254,7 +265,7 @@ class DynamoTicketStore:
             transaction.save(_comment_record(comment), condition=CommentRecord.sk.does_not_exist())
             transaction.update(
                 TicketRecord(pk=ticket.id, sk=TICKET_SK),
-                actions=actions + _comment_actions(ticket),
+                actions=actions + _comment_actions(ticket, comment),
                 condition=TicketRecord.pk.exists(),
             )
 
@@ -269,7 +280,9 @@ class DynamoTicketStore:
         filters: list[Condition] = []
         if query.type and used != "type":
             filters.append(TicketRecord.type == query.type)
-        if query.assignee and used != "assignee":
+        if query.assignee == UNASSIGNED and used != "assignee":
+            filters.append(TicketRecord.assignee.does_not_exist())
+        elif query.assignee and used != "assignee":
             filters.append(TicketRecord.assignee == query.assignee)
         if query.team and used != "team":
             filters.append(TicketRecord.team == query.team)
@@ -308,6 +321,18 @@ class DynamoTicketStore:
     def open_with_priority(self, priority: str) -> list[Ticket]:
         results = TicketRecord.by_state.query("open", filter_condition=TicketRecord.priority == priority)
         return [ticket_from_record(r) for r in results]
+
+    def open_ids(self) -> list[str]:
+        """Every open ticket's id: one Query of the open partition of by_state, keys only."""
+        return [r.pk for r in TicketRecord.by_state.query("open", attributes_to_get=["pk"])]
+
+    def recently_done(self, limit: int, after: str | None) -> QueuePage:
+        """Done tickets, the most recently closed first (the sparse by_closed index)."""
+        condition = TicketRecord.closed_sort < after if after else None
+        results = list(TicketRecord.by_closed.query(CLOSED, condition, scan_index_forward=False, limit=limit + 1))
+        page = results[:limit]
+        more = len(results) > limit
+        return QueuePage([ticket_from_record(r) for r in page], page[-1].closed_sort if more and page else None)
 
     def backlog(self, status: str) -> list[tuple[str, str, datetime]]:
         results = TicketRecord.by_status.query(status, attributes_to_get=["pk", "priority", "created_at"])
@@ -479,6 +504,35 @@ class DynamoDeskStore:
             transaction.delete(TokenRecord(pk=f"token#{record.token_hash}", sk="token"))
         return True
 
+    def set_agent_role(self, agent_id: str, role: str) -> Agent | None:
+        """The agent with its new role; None if there is no such agent."""
+        try:
+            record = AgentRecord(pk="agent", sk=agent_id)
+            record.update(actions=[AgentRecord.role.set(role)], condition=AgentRecord.sk.exists())
+        except UpdateError as error:
+            if is_condition_failure(error):
+                return None
+            raise
+        return _agent(record)
+
+    def set_agent_shortcuts(self, agent_id: str, on: bool) -> None:
+        record = AgentRecord(pk="agent", sk=agent_id)
+        with contextlib.suppress(UpdateError):
+            record.update(actions=[AgentRecord.shortcuts.set(on)], condition=AgentRecord.sk.exists())
+
+    def config_versions(self, limit: int) -> list[StoredConfig]:
+        """The stored configuration versions, newest first (one Query of the config partition)."""
+        records = ConfigRecord.query("config", ConfigRecord.sk.startswith("v#"), scan_index_forward=False, limit=limit)
+        return [
+            StoredConfig(
+                version=int(r.version),
+                document=json.loads(r.document or "{}"),
+                updated_at=r.updated_at,
+                updated_by=r.updated_by,
+            )
+            for r in records
+        ]
+
 
 def _agent(record: AgentRecord) -> Agent:
     return Agent(
@@ -488,4 +542,5 @@ def _agent(record: AgentRecord) -> Agent:
         role=record.role,
         created_at=record.created_at,
         active=bool(record.active),
+        shortcuts=record.shortcuts is not False,
     )

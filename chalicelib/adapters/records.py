@@ -82,6 +82,17 @@ class ByRequester(GlobalSecondaryIndex["TicketRecord"]):
     queue_sort = UnicodeAttribute(range_key=True)
 
 
+class ByClosed(GlobalSecondaryIndex["TicketRecord"]):
+    """Sparse: only done tickets carry `closed`; sorted by when they were closed, for "recently done"."""
+
+    class Meta:
+        index_name = "by_closed"
+        projection = AllProjection()
+
+    closed = UnicodeAttribute(hash_key=True)
+    closed_sort = UnicodeAttribute(range_key=True)
+
+
 class ByRef(GlobalSecondaryIndex["TicketRecord"]):
     class Meta:
         index_name = "by_ref"
@@ -123,6 +134,9 @@ class TicketRecord(Model):
     team_state = UnicodeAttribute(null=True)
     type_state = UnicodeAttribute()
     requester_state = UnicodeAttribute()
+    closed = UnicodeAttribute(null=True)
+    closed_sort = UnicodeAttribute(null=True)
+    last_public_by = UnicodeAttribute(null=True)
 
     by_status = ByStatus()
     by_state = ByState()
@@ -130,6 +144,7 @@ class TicketRecord(Model):
     by_team = ByTeam()
     by_type = ByType()
     by_requester = ByRequester()
+    by_closed = ByClosed()
     by_ref = ByRef()
 
 
@@ -196,6 +211,7 @@ class AgentRecord(Model):
     active = BooleanAttribute()
     created_at = UTCDateTimeAttribute()
     token_hash = UnicodeAttribute()
+    shortcuts = BooleanAttribute(null=True)  # unset: on
 
 
 class TokenRecord(Model):
@@ -254,6 +270,78 @@ class OptOutRecord(Model):
     pk = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True)
     at = UTCDateTimeAttribute()
+
+
+class SessionRecord(Model):
+    """A console session: pk = "session#<sha256 of its id>", sk = "session"; the cookie holds the id, signed."""
+
+    class Meta(_Meta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    agent_id = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+    last_seen_at = UTCDateTimeAttribute()
+    expires_at = TTLAttribute()  # the absolute end; idle expiry is checked against last_seen_at
+
+
+class SignInRecord(Model):
+    """A one-time sign-in link: pk = "signin#<sha256 of its token>", sk = "signin"; deleted when used."""
+
+    class Meta(_Meta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    agent_id = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+    expires_at = TTLAttribute()
+
+
+class PresenceRecord(Model):
+    """Who has which ticket open: pk = "presence", sk = agent id (one item per agent, the latest heartbeat)."""
+
+    class Meta(_Meta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    ticket_id = UnicodeAttribute()
+    typing = BooleanAttribute(default=False)
+    at = UTCDateTimeAttribute()
+    expires_at = TTLAttribute()
+
+
+class ChangeMarkRecord(Model):
+    """pk = "changes", sk = "tickets": a number the stream pipeline bumps once per batch that changed tickets,
+    so a console's poll learns whether anything changed from one small read."""
+
+    class Meta(_Meta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    seq = NumberAttribute(default=0)
+    at = UTCDateTimeAttribute(null=True)
+
+
+class SavedReplyRecord(Model):
+    """pk = "saved_reply", sk = the reply's id: every saved reply in one partition, listed by one Query."""
+
+    class Meta(_Meta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    title = UnicodeAttribute()
+    body = UnicodeAttribute()
+    status = UnicodeAttribute(null=True)  # a macro's status for the ticket
+    priority = UnicodeAttribute(null=True)
+    public = BooleanAttribute()
+    version = NumberAttribute()  # every write is conditional on the version read
+    updated_at = UTCDateTimeAttribute()
+    updated_by = UnicodeAttribute()
 
 
 _M = TypeVar("_M", bound=Model)
@@ -358,6 +446,11 @@ DESK_MODELS: tuple[type[Model], ...] = (
     CounterRecord,
     SecretRecord,
     OptOutRecord,
+    SessionRecord,
+    SignInRecord,
+    PresenceRecord,
+    ChangeMarkRecord,
+    SavedReplyRecord,
 )
 EVENT_MODELS: tuple[type[Model], ...] = (EventRecord, TrackerRecord, OutboxRecord, AgendaRecord)
 

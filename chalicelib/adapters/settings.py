@@ -18,6 +18,8 @@ class Settings:
     max_body_bytes: int
     sender_email: str = "desk@example.org"
     ses_configuration_set: str | None = None
+    session_idle_minutes: int = 30
+    session_hours: int = 12
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -33,6 +35,8 @@ class Settings:
             max_body_bytes=int(env.get("HELPDESK_MAX_BODY_BYTES", "65536")),
             sender_email=env.get("HELPDESK_SENDER_EMAIL") or "desk@example.org",
             ses_configuration_set=env.get("HELPDESK_SES_CONFIGURATION_SET") or None,
+            session_idle_minutes=int(env.get("HELPDESK_SESSION_IDLE_MINUTES") or "30"),
+            session_hours=int(env.get("HELPDESK_SESSION_HOURS") or "12"),
         )
 
 

@@ -20,6 +20,7 @@ class Agent:
     role: str
     created_at: datetime
     active: bool = True
+    shortcuts: bool = True  # single-key shortcuts in the console; an agent may switch them off (WCAG 2.1.4)
 
     @property
     def is_admin(self) -> bool:

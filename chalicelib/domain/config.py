@@ -248,9 +248,11 @@ def parse_duration(text: str, clock: str) -> Duration:
     return Duration(int(match.group(1)), match.group(2), clock)
 
 
-def fill_placeholders(text: str, values: dict[str, str]) -> str:
-    """An administrator's message with {ref}, {subject} … filled in; nothing is evaluated."""
-    return PLACEHOLDER_PATTERN.sub(lambda m: values.get(m.group(1), m.group(0)), text)
+def fill_placeholders(text: str, values: dict[str, str], pattern: re.Pattern[str] = PLACEHOLDER_PATTERN) -> str:
+    """An administrator's text with its placeholders ({ref}, {subject} …; the first group of `pattern` names one)
+    filled in from `values`, in one pass: a filled value is never filled again, a name without a value is left as
+    written, and nothing is evaluated."""
+    return pattern.sub(lambda m: values.get(m.group(1), m.group(0)), text)
 
 
 def parse_duration_minutes(text: str) -> int:

@@ -17,12 +17,14 @@ from chalicelib.domain.history import (
     HistoryEvent,
 )
 from chalicelib.domain.sla import Tracker
-from chalicelib.domain.tickets import REQUESTER, Comment, Ticket
+from chalicelib.domain.tickets import AGENT, REQUESTER, Comment, Ticket, stamp
 
 # Audiences: the requester; the assignee (else the ticket's team); the team; one agent ("agent:<id>").
 TO_REQUESTER = "requester"
 TO_ASSIGNEE = "assignee"
 TO_TEAM = "team"
+# Set on a status notice whose write also added an agent's comment: its mail waits a moment for the reply to fold it in.
+REPLY_MAY_FOLLOW = "reply_may_follow"
 AT_RISK = "at_risk"
 BREACHED = "breached"
 
@@ -50,9 +52,21 @@ def ticket_notices(config: DeskConfig, old: Ticket | None, new: Ticket, events: 
             status = str(event.data["to"])
             by_requester = event.actor.startswith(f"{REQUESTER}:")
             if status in config.email.status_messages and not by_requester:
-                notices.append(
-                    Notice(new.id, f"{event.key}#status", "status", TO_REQUESTER, event.at, {"status": status})
-                )
+                if old is not None and _may_have_replied(config, old, new):
+                    notices.append(
+                        Notice(
+                            new.id,
+                            status_with_comment_key(event.at, status),
+                            "status",
+                            TO_REQUESTER,
+                            event.at,
+                            {"status": status, REPLY_MAY_FOLLOW: True},
+                        )
+                    )
+                else:
+                    notices.append(
+                        Notice(new.id, f"{event.key}#status", "status", TO_REQUESTER, event.at, {"status": status})
+                    )
         elif event.kind == ASSIGNEE_CHANGED and config.email.assignments:
             assignee = event.data.get("to")
             if isinstance(assignee, str) and event.actor != f"agent:{assignee}":
@@ -62,6 +76,36 @@ def ticket_notices(config: DeskConfig, old: Ticket | None, new: Ticket, events: 
                     )
                 )
     return notices
+
+
+def _may_have_replied(config: DeskConfig, old: Ticket, new: Ticket) -> bool:
+    """Whether the write that changed the status also added an agent's comment that may be a public reply.
+
+    The comment is its own stream record. A ticket image cannot tell a note from a reply once an agent has replied
+    before (a note leaves `last_public_by` as it was), so "may": the reply, if it is one, folds this status in.
+    """
+    return (
+        config.email.replies
+        and new.comment_count == old.comment_count + 1
+        and new.last_public_by == AGENT
+        and new.changed_by.startswith(f"{AGENT}:")
+    )
+
+
+def status_with_comment_key(at: datetime, status: str) -> str:
+    """The key of the status mail of a move into `status` made at `at` together with a comment. Both stream records
+    of that write can compute it (the ticket's version, in the usual key, is not on the comment), so the reply's
+    record can find the status mail, or take its place, in either order."""
+    return f"{stamp(at)}#with_comment#{status}#status"
+
+
+def status_entered_with(config: DeskConfig, ticket: Ticket, at: datetime) -> str | None:
+    """The requester-facing status an agent's reply made at `at` came with: the one `ticket` entered at that very
+    moment (a transition and its comment share the write's time). None when the ticket has moved on since or the
+    status has no message for the requester."""
+    if ticket.status_since != at or ticket.status not in config.email.status_messages:
+        return None
+    return ticket.status
 
 
 def comment_notices(config: DeskConfig, comment: Comment, event: HistoryEvent) -> list[Notice]:

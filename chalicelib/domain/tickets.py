@@ -67,6 +67,7 @@ class Ticket:
     team: str | None = None
     first_response_at: datetime | None = None
     comment_count: int = 0
+    last_public_by: str | None = None  # who wrote the latest public comment: "agent" or "requester"
 
 
 @dataclass(frozen=True)
@@ -419,5 +420,6 @@ def add_comment(
         first_response_at=first_response,
         updated_at=now,
         changed_by=actor.label,
+        last_public_by=actor.role if is_public else ticket.last_public_by,
     )
     return updated, comment

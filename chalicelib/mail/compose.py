@@ -20,7 +20,7 @@ class TemplateComposer:
             to_name=letter.to_name,
             reply_to=sender.reply_to,
             message_key=f"{letter.ticket_id}/{letter.key}",
-            thread_key=letter.ticket_id,
+            thread_key=letter.ticket_id if letter.threaded else None,
             automated=letter.automated,
             list_unsubscribe=letter.unsubscribe_url,
         )

@@ -30,7 +30,7 @@ class Envelope:
     to_name: str  # display name ("" for none)
     reply_to: str | None
     message_key: str  # unique per mail -> deterministic Message-ID
-    thread_key: str  # the ticket id -> same References/In-Reply-To thread root for a ticket's mails
+    thread_key: str | None  # the ticket id -> same References/In-Reply-To thread root; None: a mail of its own
     automated: bool  # reminders, SLA alerts, surveys: Auto-Submitted: auto-generated
     list_unsubscribe: str | None  # URL; adds List-Unsubscribe + List-Unsubscribe-Post: List-Unsubscribe=One-Click
 
@@ -117,9 +117,10 @@ def build_message(envelope: Envelope, mail: RenderedMail, date: datetime) -> byt
     message["Subject"] = header_text(mail.subject)
     message["Date"] = format_datetime(date)
     message["Message-ID"] = message_id(envelope.message_key, sender)
-    root = thread_root_id(envelope.thread_key, sender)
-    message["In-Reply-To"] = root
-    message["References"] = root
+    if envelope.thread_key is not None:
+        root = thread_root_id(envelope.thread_key, sender)
+        message["In-Reply-To"] = root
+        message["References"] = root
     if envelope.automated:
         message["Auto-Submitted"] = "auto-generated"
     if envelope.list_unsubscribe is not None:

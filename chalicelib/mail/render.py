@@ -26,7 +26,9 @@ KINDS = (
     "reminder",
     "team_reminder",
     "sla",
+    "sla_digest",
     "survey",
+    "sign_in",
 )
 SLA_LEVELS = ("at_risk", "breached")
 SUBJECT_LIMIT = 200
@@ -107,8 +109,12 @@ def render_mail(kind: str, context: Mapping[str, Any]) -> RenderedMail:
     """
     if kind not in KINDS:
         raise ValueError(f"unknown mail kind {kind!r}; expected one of {', '.join(KINDS)}")
-    if kind == "sla" and context.get("level") not in SLA_LEVELS:
-        raise ValueError(f"unknown SLA level {context.get('level')!r}; expected one of {', '.join(SLA_LEVELS)}")
+    levels = [context.get("level")] if kind == "sla" else []
+    if kind == "sla_digest":
+        levels = [alert.get("level") for alert in context.get("alerts") or []]
+    for level in levels:
+        if level not in SLA_LEVELS:
+            raise ValueError(f"unknown SLA level {level!r}; expected one of {', '.join(SLA_LEVELS)}")
     from jinja2 import UndefinedError
 
     text_environment, html_environment = _environments()

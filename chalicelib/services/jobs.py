@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -12,7 +13,14 @@ from chalicelib.domain import notices as rules
 from chalicelib.domain import tickets as ticket_rules
 from chalicelib.domain.config import DeskConfig, StaleRule
 from chalicelib.domain.errors import StaleVersionError, TransitionNotAllowedError
-from chalicelib.domain.history import REMINDER_SENT, SLA_AT_RISK, SLA_BREACHED, SURVEY_SENT, job_event
+from chalicelib.domain.history import (
+    REMINDER_SENT,
+    SLA_AT_RISK,
+    SLA_BREACHED,
+    SURVEY_SENT,
+    HistoryEvent,
+    job_event,
+)
 from chalicelib.domain.notices import TO_ASSIGNEE, TO_REQUESTER, TO_TEAM, Notice, SlaAlert
 from chalicelib.domain.sla import Tracker
 from chalicelib.domain.tickets import SYSTEM, Actor, Ticket, stamp
@@ -116,16 +124,28 @@ class Jobs:
     # SLA alerts -----------------------------------------------------------------------------------
 
     def sla_sweep(self) -> dict[str, Any]:
+        """Every due tracker's alerts, mailed together: a recipient with alerts on several tickets gets one digest.
+
+        The order of writes keeps each alert once and never loses one: every mail is recorded in the outbox
+        first, then every ticket's history events, then every tracker's `notified`; the mails are sent last.
+        A sweep that dies before all of that is written finds the same alerts again and makes the same keys
+        (a single alert's is its cause, a digest's what it found), and an alert whose history event was written
+        is not mailed again (see `Notifier.sla_letters`).
+        """
         now = self.desk.clock.now()
         config = self.desk.config()
         tally = {"due": 0, "at_risk": 0, "breached": 0}
+        found: list[_Found] = []
+        to_mail: list[tuple[Ticket, Notice]] = []
+        told: set[tuple[str, str]] = set()
         for due in self.desk.events.due_trackers(now, BATCH):
             tally["due"] += 1
             tracker = due.tracker
             ticket = self.desk.tickets.get(tracker.ticket_id)
             alerts, notified, next_due = rules.sla_alerts(tracker, now, due.notified)
+            events: list[HistoryEvent] = []
             if ticket is not None:
-                notices, events = [], []
+                notices: list[Notice] = []
                 for alert in alerts:
                     if not _still_running(ticket, alert.timer):
                         continue  # the pipeline has not caught up with a reply or a close yet
@@ -136,15 +156,31 @@ class Jobs:
                     )
                     kind = SLA_BREACHED if alert.level == rules.BREACHED else SLA_AT_RISK
                     events.append(job_event(ticket.id, kind, alert.moment, cause, SLA_ACTOR, dict(data)))
-                    tally[alert.level] += 1
-                if notices:
-                    self.notifier.notify(config, ticket, notices)
-                    self.desk.events.add(events)
-            current = tracker
-            if self.refresh is not None and any(alert.level == rules.BREACHED for alert in alerts):
+                # Only read when there is something to say: an alert whose event is written was mailed before.
+                written = {e.key for e in self.desk.events.all_events(ticket.id)} if events else set()
+                for notice, event in zip(notices, events, strict=True):
+                    to_mail.append((ticket, notice))
+                    if event.key in written:
+                        told.add((ticket.id, notice.key))
+                    else:
+                        tally[str(notice.data["level"])] += 1
+            breached = any(alert.level == rules.BREACHED for alert in alerts)
+            found.append(_Found(tracker, events, notified, next_due, breached))
+        letters = self.notifier.sla_letters(config, to_mail, frozenset(told))
+        outgoing, _ = self.postman.record(letters, config)
+        events = [event for item in found for event in item.events]
+        if events:
+            self.desk.events.add(events)
+        for item in found:
+            current = item.tracker
+            if self.refresh is not None and item.breached:
                 # The breach counts in the reports from its moment; the refreshed tracker has one more event.
-                current = self.refresh(tracker.ticket_id, config) or tracker
-            self.desk.events.note_alerts(current, notified, next_due)
+                current = self.refresh(item.tracker.ticket_id, config) or item.tracker
+            self.desk.events.note_alerts(current, item.notified, item.next_due)
+        digests = sum(1 for letter in letters if letter.kind == "sla_digest")
+        if digests:
+            tally["digests"] = digests
+        self.postman.deliver_all(outgoing, {})
         return tally
 
     # surveys --------------------------------------------------------------------------------------
@@ -192,6 +228,17 @@ class Jobs:
 
     def outbox_retry(self) -> dict[str, Any]:
         return self.postman.retry_due()
+
+
+@dataclass(frozen=True)
+class _Found:
+    """What the SLA sweep found for one due tracker, to write once the mails are recorded."""
+
+    tracker: Tracker
+    events: list[HistoryEvent]
+    notified: frozenset[str]
+    next_due: datetime | None
+    breached: bool
 
 
 def _same_stay(ticket: Ticket, entry: AgendaEntry) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -9,11 +10,12 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 from urllib.parse import quote, urlencode
 
+from chalicelib.domain import notices as rules
 from chalicelib.domain.calendar import local_text
 from chalicelib.domain.config import DeskConfig, fill_placeholders
 from chalicelib.domain.errors import ConflictError, NotFoundError, ValidationError
-from chalicelib.domain.notices import TO_ASSIGNEE, TO_REQUESTER, Notice
-from chalicelib.domain.tickets import REQUESTER, Ticket
+from chalicelib.domain.notices import BREACHED, REPLY_MAY_FOLLOW, TO_ASSIGNEE, TO_REQUESTER, Notice
+from chalicelib.domain.tickets import REQUESTER, Ticket, stamp
 from chalicelib.domain.tokens import sign_link
 from chalicelib.services.desk import PORTAL, is_plausible_id, is_whole_number
 from chalicelib.services.ports import (
@@ -41,8 +43,12 @@ OUTBOX_KEY_BYTES = 1000
 SURVEY = "survey"
 UNSUBSCRIBE = "unsubscribe"
 UNSUBSCRIBE_DAYS = 365
-AUTOMATED = frozenset({"reminder", "team_reminder", "sla", "survey"})
+AUTOMATED = frozenset({"reminder", "team_reminder", "sla", "sla_digest", "survey", "sign_in"})
 TIMER_LABELS = {"first_response": "first response", "resolution": "resolution"}
+# How long the status mail of a move made with a comment waits for that comment's record to fold it into the reply.
+REPLY_WAIT = timedelta(minutes=2)
+FOLDED = "folded into "  # the message id of a mail that was not sent because another one said what it says
+DIGEST = "digest#"
 
 
 def retry_wait(attempts: int) -> timedelta:
@@ -70,6 +76,8 @@ class Letter:
     context: dict[str, Any]
     automated: bool
     unsubscribe_url: str | None = None
+    hold: timedelta = timedelta(0)  # recorded now, first sent this much later (by the outbox job)
+    threaded: bool = True  # in the ticket's thread; a mail about no one ticket starts its own
 
 
 @dataclass(frozen=True)
@@ -111,6 +119,27 @@ class Links:
     def unsubscribe(self, ticket_id: str) -> str:
         return f"{self.base_url}/unsubscribe/{quote(self._token(UNSUBSCRIBE, ticket_id, UNSUBSCRIBE_DAYS))}"
 
+    def console(self, ticket_id: str) -> str:
+        """The ticket in the agents' console: no token, the console asks agents to sign in."""
+        return f"{self.base_url}/console/tickets/{quote(ticket_id)}"
+
+
+def sign_in_letter(
+    agent_email: str, agent_name: str, agent_id: str, link: str, minutes: int, desk_name: str, nonce: str
+) -> Letter:
+    """The mail with an agent's one-time console sign-in link. Each request is its own outbox item (its nonce),
+    so asking again sends a new mail and a redelivered request does not."""
+    return Letter(
+        ticket_id=f"agent#{agent_id}",
+        key=f"signin#{nonce}",
+        kind="sign_in",
+        to=agent_email,
+        to_name=agent_name,
+        context={"desk_name": desk_name, "recipient_name": agent_name, "link": link, "minutes": minutes},
+        automated=True,
+        threaded=False,
+    )
+
 
 def _outbox_item(letter: Letter, composed: Composed, now: datetime) -> OutboxItem:
     return OutboxItem(
@@ -123,7 +152,7 @@ def _outbox_item(letter: Letter, composed: Composed, now: datetime) -> OutboxIte
         html=composed.html,
         raw=composed.raw,
         created_at=now,
-        next_attempt_at=now,
+        next_attempt_at=now + letter.hold,
     )
 
 
@@ -148,28 +177,78 @@ class Postman:
 
     def post(self, letters: list[Letter], config: DeskConfig) -> dict[str, int]:
         """Record every letter not recorded before, then try to send those; what became of them."""
+        due, tally = self.record(letters, config)
+        self.deliver_all(due, tally)
+        return tally
+
+    def record(self, letters: list[Letter], config: DeskConfig) -> tuple[list[OutboxItem], dict[str, int]]:
+        """Record every letter not recorded before; those to send now (not the held ones), and a tally."""
         sender = Sender(self.sender_address, config.desk.name, config.email.reply_to)
         fresh: list[OutboxItem] = []
+        held = 0
         for letter in letters:
-            now = self.clock.now()
-            try:
-                composed = self.composer.compose(letter, sender, now)
-            except ValueError as error:
-                self._unsendable(letter, str(error), now)
+            item = self._recorded(letter, sender)
+            if item is None:
                 continue
-            item = _outbox_item(letter, composed, now)
-            try:
-                added = self.outbox.add(item)
-            except ValueError as error:
-                self._unsendable(letter, str(error), now)  # kept as failed, small, so the stream record goes on
-                continue
-            if added:
+            if letter.hold:
+                held += 1
+            else:
                 fresh.append(item)
-        tally = {"recorded": len(fresh), "already_recorded": len(letters) - len(fresh)}
-        for item in fresh:
+        tally = {"recorded": len(fresh) + held, "already_recorded": len(letters) - len(fresh) - held}
+        if held:
+            tally["held"] = held
+        return fresh, tally
+
+    def deliver_all(self, items: list[OutboxItem], tally: dict[str, int]) -> None:
+        for item in items:
             outcome = self.deliver(item)
             tally[outcome] = tally.get(outcome, 0) + 1
-        return tally
+
+    def _recorded(self, letter: Letter, sender: Sender) -> OutboxItem | None:
+        """The letter recorded in the outbox; None if it was there already or cannot become a mail."""
+        now = self.clock.now()
+        try:
+            composed = self.composer.compose(letter, sender, now)
+        except ValueError as error:
+            self._unsendable(letter, str(error), now)
+            return None
+        item = _outbox_item(letter, composed, now)
+        try:
+            added = self.outbox.add(item)
+        except ValueError as error:
+            self._unsendable(letter, str(error), now)  # kept as failed, small, so the stream record goes on
+            return None
+        return item if added else None
+
+    def has(self, ticket_id: str, key: str) -> bool:
+        """Whether a mail with this key was recorded, whatever became of it."""
+        return self.outbox.get(ticket_id, key) is not None
+
+    def fold(self, letter: Letter, into: str, config: DeskConfig) -> bool:
+        """Keep `letter` from going out on its own because mail `into` (same outbox partition) says what it says.
+
+        True when it is folded (now, or by an earlier delivery of the same cause); False when it went out, or may
+        be going out, by itself. A letter not recorded yet is recorded first, so its own cause, coming later,
+        finds its key taken and sends nothing. Claiming it is conditional, so the outbox job and this never both
+        have it.
+        """
+        item = self.outbox.get(letter.ticket_id, letter.key)
+        if item is None:
+            sender = Sender(self.sender_address, config.desk.name, config.email.reply_to)
+            self._recorded(replace(letter, hold=max(letter.hold, REPLY_WAIT)), sender)
+            item = self.outbox.get(letter.ticket_id, letter.key)
+        if item is None or item.state == FAILED:
+            return False
+        if item.state == SENT:
+            return (item.message_id or "").startswith(FOLDED)
+        if item.attempts:
+            return False  # an attempt was made: the requester may have it already
+        now = self.clock.now()
+        claimed = self.outbox.claim(item, now + retry_wait(1))
+        if claimed is None:
+            return False
+        self.outbox.sent(claimed, f"{FOLDED}{into}", now)
+        return True
 
     def _unsendable(self, letter: Letter, reason: str, now: datetime) -> None:
         """A letter that cannot become a mail (an address SES cannot take) is kept as failed, for admins to see."""
@@ -264,6 +343,7 @@ class Postman:
 class Recipient:
     email: str
     name: str
+    agent_id: str | None = None  # None for a team's address
 
 
 class Notifier:
@@ -275,8 +355,94 @@ class Notifier:
         self.links = links
 
     def notify(self, config: DeskConfig, ticket: Ticket, notices: list[Notice]) -> dict[str, int]:
+        notices = [self._with_status(config, ticket, n) if n.kind == "reply" else n for n in notices]
         letters = [letter for notice in notices for letter in self.letters(config, ticket, notice)]
         return self.postman.post(letters, config) if letters else {}
+
+    def _with_status(self, config: DeskConfig, ticket: Ticket, reply: Notice) -> Notice:
+        """A reply made with a move into a requester-facing status carries that status's message and decision
+        links, and the status mail is folded into it: one mail, not two. Unless the status mail is out already."""
+        status = rules.status_entered_with(config, ticket, reply.at)
+        if status is None:
+            return reply
+        key = rules.status_with_comment_key(reply.at, status)
+        status_notice = Notice(ticket.id, key, "status", TO_REQUESTER, reply.at, {"status": status})
+        letters = self.letters(config, ticket, status_notice)
+        if not all(self.postman.fold(letter, reply.key, config) for letter in letters):
+            return reply
+        return replace(reply, data={**reply.data, "status": status})
+
+    def sla_letters(
+        self, config: DeskConfig, alerts: list[tuple[Ticket, Notice]], told: frozenset[tuple[str, str]] = frozenset()
+    ) -> list[Letter]:
+        """The letters of one sweep's SLA alerts: one per alert and recipient, except that a recipient with alerts
+        on several tickets gets one digest listing them all instead.
+
+        `told` are the (ticket id, notice key) of alerts an earlier run already recorded in a mail (their history
+        event is written, which happens only after that): they are not mailed again, but still count in the
+        digest's key. That key is made of everything found for the recipient, so a rerun after a sweep died
+        half-way finds the same alerts, makes the same key, and the outbox, having it, sends nothing.
+        """
+        groups: dict[str, list[tuple[Recipient, Notice, Letter]]] = {}
+        for ticket, notice in alerts:
+            for recipient in self.recipients(config, ticket, notice.audience):
+                letter = self.letter(config, ticket, notice, recipient)
+                groups.setdefault(recipient.email.lower(), []).append((recipient, notice, letter))
+        letters: list[Letter] = []
+        for group in groups.values():
+            new = [row for row in group if (row[2].ticket_id, row[1].key) not in told]
+            if len({letter.ticket_id for _, _, letter in group}) < 2:
+                letters += [letter for _, _, letter in new]
+                continue
+            digest = self._digest(config, group, new)
+            if len({letter.ticket_id for _, _, letter in new}) > 1:
+                letters.append(digest)
+            elif new and not self.postman.has(digest.ticket_id, digest.key):
+                letters += [letter for _, _, letter in new]  # what is left to tell is about one ticket
+        return letters
+
+    def _digest(
+        self,
+        config: DeskConfig,
+        found: list[tuple[Recipient, Notice, Letter]],
+        new: list[tuple[Recipient, Notice, Letter]],
+    ) -> Letter:
+        """One recipient's `new` alerts in one mail, overdue first, keyed by all that was `found` for them."""
+        recipient = found[0][0]
+        ordered = sorted(new, key=lambda row: (row[1].data["level"] != BREACHED, str(row[1].data["due"])))
+        rows = [
+            {
+                "ref": letter.context["ticket"]["ref"],
+                "subject": letter.context["ticket"]["subject"],
+                "timer_label": letter.context["timer_label"],
+                "level": letter.context["level"],
+                "due": letter.context["due"],
+                "assignee_name": letter.context["assignee_name"],
+                "console_url": letter.context["console_url"],
+            }
+            for _, _, letter in ordered
+        ]
+        covered = "\n".join(sorted(f"{letter.ticket_id}/{letter.key}" for _, _, letter in found))
+        latest = max(notice.at for _, notice, _ in found)
+        key = f"sla#{stamp(latest)}#{hashlib.sha256(covered.encode()).hexdigest()[:16]}"
+        breached = sum(1 for row in rows if row["level"] == BREACHED)
+        return Letter(
+            ticket_id=_digest_owner(recipient),
+            key=key,
+            kind="sla_digest",
+            to=recipient.email,
+            to_name=recipient.name,
+            context={
+                "desk_name": config.desk.name,
+                "recipient_name": recipient.name,
+                "alerts": rows,
+                "tickets": len({letter.ticket_id for _, _, letter in new}),
+                "breached": breached,
+                "at_risk": len(rows) - breached,
+            },
+            automated=True,
+            threaded=False,
+        )
 
     # who ------------------------------------------------------------------------------------------
 
@@ -285,38 +451,35 @@ class Notifier:
             return [Recipient(ticket.requester_email, ticket.requester_name)]
         if audience.startswith("agent:"):
             agent = self.store.get_agent(audience.split(":", 1)[1])
-            return [Recipient(agent.email, agent.name)] if agent is not None and agent.active else []
+            return [Recipient(agent.email, agent.name, agent.id)] if agent is not None and agent.active else []
         if audience == TO_ASSIGNEE and ticket.assignee:
             agent = self.store.get_agent(ticket.assignee)
             if agent is not None and agent.active:
-                return [Recipient(agent.email, agent.name)]
+                return [Recipient(agent.email, agent.name, agent.id)]
         team = config.teams.get(ticket.team or "")
         if team is not None and team.email:
             return [Recipient(team.email, team.label)]
         # No team address: every active agent hears of it, so nothing waits unseen.
-        return [Recipient(a.email, a.name) for a in self.store.list_agents() if a.active]
+        return [Recipient(a.email, a.name, a.id) for a in self.store.list_agents() if a.active]
 
     # what -----------------------------------------------------------------------------------------
 
     def letters(self, config: DeskConfig, ticket: Ticket, notice: Notice) -> list[Letter]:
-        audience = notice.audience
-        letters = []
-        for recipient in self.recipients(config, ticket, audience):
-            context = self.context(config, ticket, notice, recipient)
-            key = notice.key if audience == TO_REQUESTER else f"{notice.key}#{recipient.email}"
-            letters.append(
-                Letter(
-                    ticket_id=ticket.id,
-                    key=key,
-                    kind=notice.kind,
-                    to=recipient.email,
-                    to_name=recipient.name,
-                    context=context,
-                    automated=notice.kind in AUTOMATED,
-                    unsubscribe_url=context.get("unsubscribe_url"),
-                )
-            )
-        return letters
+        return [self.letter(config, ticket, notice, r) for r in self.recipients(config, ticket, notice.audience)]
+
+    def letter(self, config: DeskConfig, ticket: Ticket, notice: Notice, recipient: Recipient) -> Letter:
+        context = self.context(config, ticket, notice, recipient)
+        return Letter(
+            ticket_id=ticket.id,
+            key=notice.key if notice.audience == TO_REQUESTER else f"{notice.key}#{recipient.email}",
+            kind=notice.kind,
+            to=recipient.email,
+            to_name=recipient.name,
+            context=context,
+            automated=notice.kind in AUTOMATED,
+            unsubscribe_url=context.get("unsubscribe_url"),
+            hold=REPLY_WAIT if notice.data.get(REPLY_MAY_FOLLOW) else timedelta(0),
+        )
 
     def context(self, config: DeskConfig, ticket: Ticket, notice: Notice, recipient: Recipient) -> dict[str, Any]:
         ticket_type = config.type_named(ticket.type)
@@ -339,15 +502,19 @@ class Notifier:
         calendar = config.sla.calendar
         if notice.audience == TO_REQUESTER:
             context["portal_url"] = self.links.portal(ticket.id, days)
+        else:
+            context["console_url"] = self.links.console(ticket.id)  # agents work in the console; requesters never
         if kind == "acknowledgement":
             context["description"] = _quoted(ticket.description)
         elif kind in ("reply", "requester_comment"):
             context["author_name"] = str(data.get("author_name", ""))
             context["body"] = _quoted(str(data.get("body", "")))
+            if kind == "reply":
+                status = data.get("status")
+                context["status_update"] = self._status_update(config, ticket, str(status), days) if status else None
         elif kind == "status":
-            status = str(data["status"])
-            context["message"] = self._message(config, ticket, config.email.status_messages.get(status, ""), status)
-            context["actions"] = self._actions(config, ticket, status, days)
+            update = self._status_update(config, ticket, str(data["status"]), days)
+            context["message"], context["actions"] = update["message"], update["actions"]
         elif kind == "assigned":
             context["assigned_by"] = self._name(str(data.get("by", "")))
             context["description_excerpt"] = _excerpt(ticket.description)
@@ -391,6 +558,14 @@ class Notifier:
             context["unsubscribe_url"] = self.links.unsubscribe(ticket.id)
         return context
 
+    def _status_update(self, config: DeskConfig, ticket: Ticket, status: str, days: int) -> dict[str, Any]:
+        """What a move into `status` tells the requester: its label, its configured message, their decisions."""
+        return {
+            "label": config.status(status).label,
+            "message": self._message(config, ticket, config.email.status_messages.get(status, ""), status),
+            "actions": self._actions(config, ticket, status, days),
+        }
+
     def _message(self, config: DeskConfig, ticket: Ticket, text: str, status: str) -> str:
         values = {
             "ref": ticket.ref,
@@ -420,6 +595,15 @@ class Notifier:
             if agent is not None:
                 return agent.name
         return "the desk" if role == "system" else actor_id
+
+
+def _digest_owner(recipient: Recipient) -> str:
+    """The outbox partition of a recipient's digests: the agent's id, else the (team) address; hashed when the
+    address is too long for an id or has the "/" that separates partition and key in an outbox mail's id."""
+    who = recipient.agent_id or recipient.email.lower()
+    if "/" in who or not is_plausible_id(DIGEST + who):
+        who = hashlib.sha256(who.encode()).hexdigest()[:32]
+    return DIGEST + who
 
 
 def _quoted(text: str) -> str:

@@ -98,6 +98,12 @@ class TicketStore(Protocol):
     def open_with_priority(self, priority: str) -> list[Ticket]:
         """Open tickets with this priority key, whatever rank they were stored with (reads every open ticket)."""
 
+    def open_ids(self) -> list[str]:
+        """Every open ticket's id (its cost grows with the open backlog, never with closed tickets)."""
+
+    def recently_done(self, limit: int, after: str | None) -> QueuePage:
+        """Done tickets, the most recently closed first; `after` is the page's `next_after` before."""
+
     def backlog(self, status: str) -> list[tuple[str, str, datetime]]:
         """(ticket id, priority, created_at) of every ticket in a status."""
 
@@ -126,6 +132,14 @@ class DeskStore(Protocol):
     def agent_for_token(self, token_hash: str) -> Agent | None: ...
 
     def revoke_agent(self, agent_id: str) -> bool: ...
+
+    def set_agent_role(self, agent_id: str, role: str) -> Agent | None:
+        """The agent with its new role; None if there is no such agent."""
+
+    def set_agent_shortcuts(self, agent_id: str, on: bool) -> None: ...
+
+    def config_versions(self, limit: int) -> list[StoredConfig]:
+        """Stored configuration versions, newest first."""
 
 
 @dataclass(frozen=True)

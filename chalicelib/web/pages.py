@@ -9,9 +9,10 @@ from chalice.app import Response
 
 _environment: Any = None
 
-# Pages carry no script; styles are inline. Portal pages hold a token in their URL: send no referrer.
+# Pages carry no script and no inline style: their one stylesheet is served by the desk itself (assets.py).
+# Portal pages hold a token in their URL: send no referrer.
 SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'",
+    "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self' data:; base-uri 'none'",
     "Referrer-Policy": "no-referrer",
     "X-Content-Type-Options": "nosniff",
     "Cache-Control": "no-store",
@@ -19,10 +20,20 @@ SECURITY_HEADERS = {
 
 
 def render(template: str, **context: Any) -> str:
-    """Jinja2 is imported on the first page rendered, never on the JSON API's cold path."""
+    """Jinja2 is imported on the first page rendered, never on the JSON API's cold path.
+
+    Templates call `asset("desk.css")` for a stylesheet or script; it resolves against the `base` in the
+    context (the desk's base URL, which carries API Gateway's stage path when there is one).
+    """
     global _environment
     if _environment is None:
-        from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+        from jinja2 import Environment, PackageLoader, StrictUndefined, pass_context, select_autoescape
+
+        from chalicelib.web.assets import asset_path
+
+        @pass_context
+        def asset(context: Any, name: str) -> str:
+            return f"{context.get('base', '')}{asset_path(name)}"
 
         _environment = Environment(
             loader=PackageLoader("chalicelib", "templates"),
@@ -31,6 +42,7 @@ def render(template: str, **context: Any) -> str:
             trim_blocks=True,
             lstrip_blocks=True,
         )
+        _environment.globals["asset"] = asset
     return str(_environment.get_template(template).render(**context))
 
 
@@ -57,5 +69,6 @@ def redirect(location: str) -> Response:
     return Response(body="", status_code=303, headers={"Location": location, "Cache-Control": "no-store"})
 
 
-def message_page(title: str, message: str, status: int) -> Response:
-    return html_response(render("message.html", title=title, message=message), status)
+def message_page(title: str, message: str, status: int, *, base: str = "") -> Response:
+    """`base`: the desk's base URL, which the page's stylesheet link resolves against."""
+    return html_response(render("message.html", base=base, title=title, message=message), status)

@@ -13,8 +13,9 @@ from chalice.app import Request, Response
 
 from chalicelib import wiring
 from chalicelib.domain.agents import Agent
-from chalicelib.domain.config import DeskConfig
+from chalicelib.domain.config import DeskConfig, TicketType
 from chalicelib.domain.errors import HelpdeskError, NotFoundError, ValidationError
+from chalicelib.domain.tickets import REQUESTER, Ticket
 from chalicelib.services.desk import QueueRequest
 from chalicelib.web import pages, present
 from chalicelib.web.http import (
@@ -40,6 +41,14 @@ logger = logging.getLogger("helpdesk")
 CORE_FIELDS = ("type", "subject", "description", "requester_name", "requester_email", "priority")
 INPUT_TYPES = {"text": "text", "email": "email", "number": "number", "date": "date", "url": "url"}
 HONEYPOT = "website"
+CORE_LABELS = {
+    "requester_name": "Your name",
+    "requester_email": "Your email",
+    "subject": "Subject",
+    "description": "Description",
+    "priority": "Priority",
+}
+SENT_REPLY = "reply"
 PAGE_TITLES = {401: "This link does not work", 403: "This link does not work", 429: "Please try again later"}
 P = ParamSpec("P")
 
@@ -49,7 +58,7 @@ def _page_or_json(error: HelpdeskError, request: Request) -> Response:
     if wants_html(request) or is_form(request):
         status = status_of(error)
         title = PAGE_TITLES.get(status, "Something is not right")
-        return pages.message_page(title, error.message, status)
+        return pages.message_page(title, error.message, status, base=public_base_url(request))
     return error_response(error)
 
 
@@ -104,7 +113,7 @@ def _open_from_form(request: Request) -> Response:
         config = desk.config()
         ticket_type = config.type_named(str(raw.get("type") or config.desk.default_type))
         if ticket_type is None:
-            return pages.message_page("Unknown request type", "Please start again from the form.", 422)
+            return pages.message_page("Unknown request type", "Please start again from the form.", 422, base=base)
         shown = {**{k: v for k, v in raw.items() if k != "fields"}, **values}
         return _form(request, config, ticket_type.key, shown, error.errors, 422)
     thank_you = desk.config().desk.thank_you_url
@@ -118,18 +127,20 @@ def _open_from_form(request: Request) -> Response:
 @for_people
 def form_page(request: Request) -> Response:
     config = wiring.desk().config()
+    base = public_base_url(request)
     type_key = query(request, "type")
     if type_key is None and len(config.types) > 1:
         html = pages.render(
             "form_index.html",
+            base=base,
             desk_name=config.desk.name,
             types=list(config.types.values()),
-            form_url=f"{public_base_url(request)}/form",
+            form_url=f"{base}/form",
         )
         return pages.html_response(html, frame_ancestors=_frame_ancestors())
     key = type_key or next(iter(config.types))
     if config.type_named(key) is None:
-        return pages.message_page("Unknown request type", "Please choose a request type from the form.", 404)
+        return pages.message_page("Unknown request type", "Please choose a request type from the form.", 404, base=base)
     return _form(request, config, key, {}, {}, 200)
 
 
@@ -138,8 +149,11 @@ def _form(
 ) -> Response:
     ticket_type = config.types[type_key]
     base = public_base_url(request)
+    priorities = config.priorities_by_rank() if config.desk.public_priority else []
+    messages, problems = _form_errors(ticket_type, errors, with_priority=bool(priorities))
     html = pages.render(
         "form.html",
+        base=base,
         desk_name=config.desk.name,
         type=ticket_type,
         other_types=len(config.types) > 1,
@@ -147,13 +161,36 @@ def _form(
         action=f"{base}/tickets",
         form_token=secrets.token_urlsafe(18),
         values=values,
-        errors=errors,
-        priorities=config.priorities_by_rank() if config.desk.public_priority else [],
+        labels=CORE_LABELS,
+        messages=messages,
+        problems=problems,
+        priorities=priorities,
         default_priority=ticket_type.default_priority or config.desk.default_priority,
         input_types=INPUT_TYPES,
     )
     targets = (base, config.desk.thank_you_url or base)
     return pages.html_response(html, status, frame_ancestors=_frame_ancestors(), form_targets=targets)
+
+
+def _form_errors(
+    ticket_type: TicketType, errors: dict[str, str], *, with_priority: bool
+) -> tuple[dict[str, str], list[dict[str, str | None]]]:
+    """Each error named with its field's label, for the field itself and for the summary at the top.
+
+    The summary lists the errors in the order of the fields on the page, each linking to its field; an error for
+    no field the page shows (a bot's extra field, or one about the whole request) is listed without a link.
+    """
+    on_page = [(name, name, label) for name, label in CORE_LABELS.items() if name != "priority" or with_priority]
+    on_page += [(f"fields.{f.name}", f"f-{f.name}", f.label) for f in ticket_type.fields]
+    messages = {key: f"{label} {errors[key]}" for key, _, label in on_page if key in errors}
+    problems: list[dict[str, str | None]] = [
+        {"href": f"#{field_id}", "text": messages[key]} for key, field_id, _ in on_page if key in messages
+    ]
+    for key, text in errors.items():
+        if key not in messages:
+            name = key.removeprefix("fields.")
+            problems.append({"href": None, "text": f"{name} {text}" if name else text})
+    return messages, problems
 
 
 def _frame_ancestors() -> str:
@@ -173,7 +210,9 @@ def thanks_page(request: Request) -> Response:
             portal_url = _portal_url(public_base_url(request), ticket_id, token)
         except HelpdeskError:
             pass
-    html = pages.render("thanks.html", desk_name=desk.config().desk.name, ref=ref, portal_url=portal_url)
+    html = pages.render(
+        "thanks.html", base=public_base_url(request), desk_name=desk.config().desk.name, ref=ref, portal_url=portal_url
+    )
     return pages.html_response(html, frame_ancestors=_frame_ancestors())
 
 
@@ -203,10 +242,13 @@ def portal_ticket(request: Request, ticket_id: str) -> Response:
     confirm = next((t for t in shown["allowed_transitions"] if t["to"] == asked_for), None)
     html = pages.render(
         "portal.html",
+        base=public_base_url(request),
         desk_name=detail.config.desk.name,
         ticket=shown,
         confirm=confirm,
         asked_for=asked_for,
+        sent_reply=query(request, "sent") == SENT_REPLY,
+        decided=_decision_made(detail.config, detail.ticket, query(request, "from"), query(request, "done")),
         fields=[{"label": labels.get(k, k), "value": v} for k, v in detail.ticket.fields.items()],
         comment_action=f"{base}/comments?{token_query}",
         transition_action=f"{base}/transitions?{token_query}",
@@ -220,7 +262,8 @@ def portal_comment(request: Request, ticket_id: str) -> Response:
     body = body_object(request)
     comment = wiring.desk().portal_comment(ticket_id, token, body.get("body"))
     if is_form(request):
-        return pages.redirect(_portal_url(public_base_url(request), ticket_id, token or ""))
+        portal_url = _portal_url(public_base_url(request), ticket_id, token or "")
+        return pages.redirect(f"{portal_url}&{urlencode({'sent': SENT_REPLY})}")
     return json_response(present.comment(comment, for_agent=False), 201)
 
 
@@ -233,12 +276,32 @@ def portal_transition(request: Request, ticket_id: str) -> Response:
         body["version"] = int(body["version"])
     if is_form(request) and not body.get("comment"):
         body.pop("comment", None)
+    moved_from = body.pop("from", None) if is_form(request) else None  # the portal's forms name the status they left
     desk = wiring.desk()
-    desk.portal_transition(ticket_id, token, body)
+    moved = desk.portal_transition(ticket_id, token, body)
     if is_form(request):
-        return pages.redirect(_portal_url(public_base_url(request), ticket_id, token or ""))
+        made = {"done": moved.status}
+        if isinstance(moved_from, str) and moved_from:
+            made["from"] = moved_from
+        portal_url = _portal_url(public_base_url(request), ticket_id, token or "")
+        return pages.redirect(f"{portal_url}&{urlencode(made)}")
     detail = desk.portal_ticket(ticket_id, token)
     return json_response(present.portal_ticket(detail.config, detail.ticket, detail.comments, detail.allowed))
+
+
+def _decision_made(config: DeskConfig, ticket: Ticket, moved_from: str | None, moved_to: str | None) -> str | None:
+    """The label of the decision the requester has just made, from the workflow; the URL only names statuses.
+
+    Shown only while the ticket is in the status the decision led to, so an edited link confirms nothing untrue.
+    """
+    if not moved_to or moved_to != ticket.status or ticket.type not in config.types:
+        return None
+    made = [
+        t
+        for t in config.workflow_of(ticket.type).transitions
+        if t.to_status == moved_to and t.allows(REQUESTER) and moved_from in (None, t.from_status)
+    ]
+    return present.transitions(config, made[:1])[0]["label"] if made else None
 
 
 # agents ------------------------------------------------------------------------------------------
@@ -339,6 +402,11 @@ REPORT_PARAMS = {
 def report(request: Request, name: str) -> Response:
     """A report as JSON, or one of its tables as CSV (`format=csv`, `table=` to pick another than the first)."""
     signed_in_agent(request)
+    return report_response(request, name)
+
+
+def report_response(request: Request, name: str) -> Response:
+    """The report answer for a caller already signed in (the API's bearer token or a console session)."""
     build = REPORT_VIEWS.get(name)
     if build is None:
         raise NotFoundError(f"no report {name!r}; the reports are {', '.join(REPORT_VIEWS)}")
@@ -422,9 +490,11 @@ def preflight(request: Request) -> Response:
 
 
 def _survey_page(request: Request, token: str, view: Any, status: int = 200, **extra: Any) -> Response:
-    action = f"{public_base_url(request)}/surveys/{quote(token)}"
+    base = public_base_url(request)
+    action = f"{base}/surveys/{quote(token)}"
     html = pages.render(
         "survey.html",
+        base=base,
         desk_name=view.config.desk.name,
         ref=view.ticket.ref,
         subject=view.ticket.subject,
@@ -471,9 +541,11 @@ def _survey_json(view: Any) -> dict[str, Any]:
 def unsubscribe_page(request: Request, token: str) -> Response:
     """A page with one button: mail scanners open links, so the link alone unsubscribes no one."""
     ticket = wiring.surveys().unsubscribing(token)
-    action = f"{public_base_url(request)}/unsubscribe/{quote(token)}"
+    base = public_base_url(request)
+    action = f"{base}/unsubscribe/{quote(token)}"
     html = pages.render(
         "unsubscribe.html",
+        base=base,
         desk_name=wiring.desk().config().desk.name,
         email=ticket.requester_email,
         action=action,
@@ -488,7 +560,11 @@ def unsubscribe(request: Request, token: str) -> Response:
     ticket = wiring.surveys().unsubscribe(token)
     if wants_html(request) or is_form(request):
         html = pages.render(
-            "unsubscribe.html", desk_name=wiring.desk().config().desk.name, email=ticket.requester_email, done=True
+            "unsubscribe.html",
+            base=public_base_url(request),
+            desk_name=wiring.desk().config().desk.name,
+            email=ticket.requester_email,
+            done=True,
         )
         return pages.html_response(html)
     return json_response({"unsubscribed": ticket.requester_email})

@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlsplit
 
 from tests.api.conftest import Api
+from tests.api.page_html import Element, parse
 from tests.clocks import ManualClock
 
 
@@ -57,6 +58,63 @@ def test_the_requester_replies_through_the_portal_by_json_and_by_form(api: Api) 
     detail = api.ticket(opened["id"])
     assert [c["author"]["role"] for c in detail["comments"]] == ["requester", "requester"]
     assert detail["first_response_at"] is None
+
+
+def _portal_page(api: Api, path_and_query: str) -> Element:
+    response = api.client.http.get(path_and_query, headers={"Accept": "text/html"})
+    assert response.status_code == 200
+    return parse(response.body.decode())
+
+
+def _path(location: str) -> str:
+    parts = urlsplit(location)
+    return f"{parts.path}?{parts.query}"
+
+
+def test_the_portal_confirms_a_reply_sent_through_its_form(api: Api) -> None:
+    opened = api.open()
+    before = _portal_page(api, f"/portal/tickets/{opened['id']}?token={_token(opened)}")
+    assert before.all(role="status") == []
+
+    response = api.form(f"/portal/tickets/{opened['id']}/comments?token={_token(opened)}", {"body": "Thanks!"})
+
+    assert response.status_code == 303
+    assert parse_qs(urlsplit(response.headers["Location"]).query)["sent"] == ["reply"]
+    after = _portal_page(api, _path(response.headers["Location"]))
+    notice = after.one(role="status")
+    assert notice.text == "Thank you — your reply was sent. We will answer by email."
+    assert "Thanks!" in after.text
+
+
+def test_the_portal_confirms_a_decision_by_its_label_from_the_workflow(api: Api) -> None:
+    opened = api.open()
+    assert api.move(opened["id"], "resolved")[0] == 200
+    page = _portal_page(api, f"/portal/tickets/{opened['id']}?token={_token(opened)}")
+    reopen = next(f for f in page.all("form") if f.one("button").text == "Reopen")
+    sent = {i.attrs["name"] or "": i.attrs["value"] or "" for i in reopen.all("input")}
+
+    response = api.form(f"/portal/tickets/{opened['id']}/transitions?token={_token(opened)}", sent)
+
+    assert response.status_code == 303
+    after = _portal_page(api, _path(response.headers["Location"]))
+    # into in_progress the requester may also go by "Requester answered": the label is the one they pressed
+    assert after.one(role="status").text == "Done: Reopen."
+    assert api.ticket(opened["id"])["status"]["key"] == "in_progress"
+
+
+def test_the_portal_confirms_nothing_an_edited_link_claims(api: Api) -> None:
+    opened = api.open()
+    portal = f"/portal/tickets/{opened['id']}?token={_token(opened)}"
+    for flags in (
+        "sent=You+won+a+prize",
+        "done=resolved",  # the ticket is not resolved
+        "done=submitted&from=Call+%2B1-900-SCAM",
+        "done=You+won+a+prize",
+    ):
+        page = _portal_page(api, f"{portal}&{flags}")
+        assert page.all(role="status") == [], flags
+        assert "prize" not in page.text
+        assert "SCAM" not in page.text
 
 
 def test_a_portal_token_opens_exactly_one_ticket(api: Api) -> None:

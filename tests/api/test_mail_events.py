@@ -10,10 +10,13 @@ import copy
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
+
 from chalicelib.services.ports import SentMail
 from tests.api.conftest import DEFECT_FIELDS, Api
 from tests.api.mail_fixtures import (
     ADMIN,
+    BASE,
     CONSULTATION_TO_ESTIMATE,
     DEFECT_TO_CLIENT_TESTING,
     REQUESTER,
@@ -23,6 +26,7 @@ from tests.api.mail_fixtures import (
     new_agent,
     parsed,
     path_of,
+    run_job,
 )
 from tests.clocks import ManualClock
 from tests.streams import Stream
@@ -136,10 +140,153 @@ def test_a_note_made_with_a_transition_is_not_mailed_but_a_public_comment_with_o
     assert code == 200
     stream.drain()
 
-    assert sorted(mailbox.kinds()) == ["acknowledgement", "reply", "status"]
+    # The reply and the status it was sent with are one mail (they were two before the reply carried the status).
+    assert sorted(mailbox.kinds()) == ["acknowledgement", "reply"]
     everything = " ".join(m.text for m in mailbox.sent)
     assert "Which floor is it on?" in everything
+    assert "We need a little more information from you" in everything
     assert "Checking the switch port." not in everything
+
+
+def move_to_ready_to_install(api: Api, stream: Stream) -> dict[str, Any]:
+    opened = api.open(type="defect", fields=DEFECT_FIELDS)
+    walk(api, opened["id"], *DEFECT_TO_CLIENT_TESTING[:-1])
+    stream.drain()
+    return opened
+
+
+def test_a_reply_sent_with_a_move_reaches_the_requester_as_one_mail_with_the_status_message_and_its_decisions(
+    api: Api, stream: Stream, mailbox: Mailbox
+) -> None:
+    opened = move_to_ready_to_install(api, stream)
+    before = len(mailbox.sent)
+    reply = "The fix is on your server now.\n\nTry saving an invoice."
+
+    code, answer = api.move(opened["id"], "client_testing", comment=reply, public=True)
+    assert code == 200, answer
+    records = stream.drain()
+
+    sent = mailbox.sent[before:]
+    assert [(m.kind, m.to) for m in sent] == [("reply", REQUESTER)]
+    mail = sent[0]
+    assert mail.subject == f"[{opened['ref']}] New reply, now Client testing: Printer offline"
+    assert "The fix is on your server now." in mail.text
+    assert "Try saving an invoice." in mail.text
+    assert "Its status is now: Client testing." in mail.text
+    assert "Please test it" in mail.text
+    actions = {parse_qs(urlsplit(u).query).get("to", [""])[0]: u for u in links(mail.text)}
+    assert {"completed", "in_progress"} <= set(actions)
+    html = html_of(mail).replace("&amp;", "&")
+    assert "The fix is on your server now." in html
+    assert actions["completed"] in html
+    assert actions["in_progress"] in html
+    assert "/console/" not in mail.text + html
+    history = history_kinds(api, opened["id"])
+    assert history[-2:] == ["status_changed", "reply"]  # the history still tells both
+
+    assert stream.deliver(records) == []
+    assert stream.deliver(list(reversed(records))) == []
+    assert mailbox.sent[before:] == sent
+    assert api.json("GET", "/admin/outbox?state=pending")[1] == {"emails": []}
+
+
+@pytest.mark.parametrize("first", ["ticket", "comment"])
+def test_the_move_and_the_reply_make_one_mail_whichever_of_their_records_comes_first(
+    api: Api, stream: Stream, mailbox: Mailbox, first: str
+) -> None:
+    opened = move_to_ready_to_install(api, stream)
+    before = len(mailbox.sent)
+    code, _ = api.move(opened["id"], "client_testing", comment="Installed; please try it.", public=True)
+    assert code == 200
+    records = stream.records()
+    assert len(records) == 2  # the ticket's write and the comment's: two records of one transaction
+    records.sort(key=lambda r: not r["dynamodb"]["Keys"]["sk"]["S"].startswith(first))
+
+    assert stream.deliver(records) == []
+    assert stream.deliver(list(reversed(records))) == []
+
+    assert api.json("GET", "/admin/outbox?state=pending")[1] == {"emails": []}  # no status mail waiting either
+    sent = mailbox.sent[before:]
+    assert [m.kind for m in sent] == ["reply"]
+    assert "Installed; please try it." in sent[0].text
+    assert "Please test it" in sent[0].text
+    assert "to=completed" in sent[0].text
+
+
+def test_a_reply_alone_and_a_move_alone_are_mailed_as_before(
+    api: Api, stream: Stream, mailbox: Mailbox, clock: ManualClock
+) -> None:
+    opened = move_to_ready_to_install(api, stream)
+    before = len(mailbox.sent)
+
+    walk(api, opened["id"], "client_testing")
+    stream.drain()
+    clock.advance(minutes=3)
+    code, _ = api.json("POST", f"/tickets/{opened['id']}/comments", {"body": "Any luck?", "public": True})
+    assert code == 201
+    stream.drain()
+
+    sent = mailbox.sent[before:]
+    assert [m.kind for m in sent] == ["status", "reply"]
+    assert "Please test it" in sent[0].text
+    assert "Any luck?" in sent[1].text
+    assert "Please test it" not in sent[1].text
+    assert "status is now" not in sent[1].text
+
+
+def test_a_status_mail_whose_move_came_with_a_note_goes_out_a_moment_later_without_the_note(
+    api: Api, stream: Stream, mailbox: Mailbox, clock: ManualClock
+) -> None:
+    opened = api.open()
+    code, _ = api.json("POST", f"/tickets/{opened['id']}/comments", {"body": "Looking into it.", "public": True})
+    assert code == 201
+    stream.drain()
+    clock.advance(minutes=10)
+    before = len(mailbox.sent)
+
+    code, _ = api.move(opened["id"], "resolved", comment="Rebooted the print server.", public=False)
+    assert code == 200
+    stream.drain()
+    # After a public reply, a note leaves the ticket looking as a reply would: the status mail waits for it.
+    assert mailbox.sent[before:] == []
+    assert [m["kind"] for m in api.json("GET", "/admin/outbox?state=pending")[1]["emails"]] == ["status"]
+
+    clock.advance(minutes=2)
+    assert run_job(api.client, "outbox_retry") == {"due": 1, "sent": 1}
+
+    sent = mailbox.sent[before:]
+    assert [m.kind for m in sent] == ["status"]
+    assert "We have resolved" in sent[0].text
+    assert "Rebooted" not in sent[0].text + sent[0].html
+
+
+# agents open the ticket in the console ---------------------------------------------------------------
+
+
+def test_agent_mails_link_to_the_ticket_in_the_console_and_requester_mails_never_do(
+    api: Api, stream: Stream, mailbox: Mailbox
+) -> None:
+    bob, _ = new_agent(api, "Bob Builder", "bob@example.org")
+    opened = api.open()
+    assign(api, opened["id"], bob)
+    stream.drain()
+    portal_comment(api, opened, "It is on the second floor.")
+    code, _ = api.json("POST", f"/tickets/{opened['id']}/comments", {"body": "Thanks.", "public": True})
+    assert code == 201
+    stream.drain()
+
+    console = f"{BASE}/console/tickets/{opened['id']}"
+    agents = [m for m in mailbox.sent if m.kind in ("assigned", "requester_comment")]
+    assert sorted(m.kind for m in agents) == ["assigned", "requester_comment"]
+    for mail in agents:
+        assert f"Open in the console: {console}" in mail.text
+        assert f'<a href="{console}"' in html_of(mail)
+        assert "Open in the console</a>" in html_of(mail)
+        assert "/portal/" not in mail.text
+    requester = mailbox.to(REQUESTER)
+    assert sorted(m.kind for m in requester) == ["acknowledgement", "reply"]
+    for mail in requester:
+        assert "/console/" not in mail.text + html_of(mail)
 
 
 # requester-facing statuses -----------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from chalicelib.domain.notices import TO_ASSIGNEE, TO_REQUESTER, TO_TEAM, Notice
 from chalicelib.domain.tickets import Ticket, stamp
 from chalicelib.services.ports import SentMail
 from tests.api.conftest import DEFECT_FIELDS, Api
-from tests.api.mail_fixtures import REQUESTER, SENDER, Mailbox, parsed
+from tests.api.mail_fixtures import BASE, REQUESTER, SENDER, Mailbox, parsed
 from tests.clocks import ManualClock
 from tests.streams import Stream
 
@@ -186,6 +186,13 @@ def test_every_mail_renders_and_is_sent_for_every_type_and_status(
     }
     assert {m.to for m in mailbox.sent if m.kind in ("assigned", "requester_comment", "sla")} == {bob.email}
     assert {m.to for m in mailbox.sent if m.kind == "team_reminder"} == {admin.email, bob.email}
+    console = f"{BASE}/console/tickets/{ticket.id}"
+    for mail in mailbox.sent:
+        if mail.to == REQUESTER:
+            assert "/console/" not in mail.text + mail.html, mail.kind
+        else:
+            assert f"Open in the console: {console}" in mail.text, mail.kind
+            assert f'<a href="{console}"' in mail.html, mail.kind
     label = CONFIG.status(status).label
     status_mail = next(m for m in mailbox.sent if m.kind == "status")
     assert label in status_mail.subject

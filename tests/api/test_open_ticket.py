@@ -7,7 +7,9 @@ from urllib.parse import parse_qs, urlsplit
 
 from chalicelib import wiring
 from chalicelib.domain.config import shipped_document
+from chalicelib.web import assets
 from tests.api.conftest import DEFECT_FIELDS, Api
+from tests.api.page_html import parse
 
 
 def _body(response: object) -> str:
@@ -239,7 +241,105 @@ def test_a_form_with_errors_is_shown_again_with_the_values_and_escaped(api: Api)
     assert "<script>alert" not in html
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html
     assert "must be an email address" in html
-    assert 'id="fields.steps_to_reproduce-error"' in html
+    assert 'id="f-steps_to_reproduce-error"' in html
+
+
+def test_a_form_with_errors_opens_on_a_summary_that_links_to_each_field_in_page_order(api: Api) -> None:
+    response = api.form(
+        "/tickets",
+        {"type": "question", "requester_name": "", "requester_email": "bad", "subject": "", "description": ""},
+    )
+    assert response.status_code == 422
+    page = parse(_body(response))
+    assert page.one("title").text.startswith("Error: Question")
+    summary = page.one("div", class_="error-summary")
+    assert (summary.attrs["role"], summary.attrs["tabindex"]) == ("alert", "-1")
+    assert "autofocus" in summary.attrs  # focus lands on it with no script
+    assert summary.one("h2").text == "There is a problem"
+    links = [(a.attrs["href"], a.text) for a in summary.all("a")]
+    assert links == [
+        ("#requester_name", "Your name is required"),
+        ("#requester_email", "Your email must be an email address"),
+        ("#subject", "Subject is required"),
+        ("#description", "Description is required"),
+    ]
+    assert page.one("input", id="requester_email").attrs["value"] == "bad"
+
+
+def test_each_invalid_field_is_marked_and_tied_to_its_message_and_valid_ones_are_not(api: Api) -> None:
+    fields = {k: v for k, v in DEFECT_FIELDS.items() if k != "steps_to_reproduce"}
+    response = api.form(
+        "/tickets",
+        {"type": "defect", "requester_name": "Rosa", "requester_email": "bad", "subject": "s", "description": "d"}
+        | fields,
+    )
+    page = parse(_body(response))
+    for field_id, tag in (("requester_email", "input"), ("f-steps_to_reproduce", "textarea")):
+        field = page.one(tag, id=field_id)
+        assert field.attrs["aria-invalid"] == "true"
+        assert field.attrs["aria-describedby"] == f"{field_id}-error"
+        message = page.one(id=f"{field_id}-error")
+        assert message.one("span", class_="visually-hidden").text == "Error:"
+        assert message.text.startswith("Error: ")
+    assert page.one(id="f-steps_to_reproduce-error").text == "Error: Steps to reproduce is required"
+    for valid in ("requester_name", "subject", "f-product"):
+        assert "aria-invalid" not in page.one(id=valid).attrs
+    assert [a.attrs["href"] for a in page.one("div", class_="error-summary").all("a")] == [
+        "#requester_email",
+        "#f-steps_to_reproduce",
+    ]
+
+
+def test_an_error_for_no_field_on_the_page_is_summarised_without_a_link(api: Api) -> None:
+    response = api.form(
+        "/tickets",
+        {"type": "question", "requester_name": "n", "requester_email": "n@example.org", "subject": "s"}
+        | {"description": "d", "shoe_size": "9"},
+    )
+    assert response.status_code == 422
+    summary = parse(_body(response)).one("div", class_="error-summary")
+    assert summary.all("a") == []
+    assert summary.one("li").text == "shoe_size is not a field of a question ticket"
+
+
+def test_a_form_without_errors_has_no_summary_and_no_error_title(api: Api) -> None:
+    page = parse(_body(api.client.http.get("/form?type=question")))
+    assert page.all("div", class_="error-summary") == []
+    assert not page.one("title").text.startswith("Error")
+    assert page.all(**{"aria-invalid": "true"}) == []
+
+
+def test_the_honeypot_is_labelled_out_of_sight_and_out_of_the_tab_order_but_not_hidden_from_assistive_tech(
+    api: Api,
+) -> None:
+    html = _body(api.client.http.get("/form?type=question"))
+    page = parse(html)
+    trap = page.one("input", name="website")
+    assert (trap.attrs["tabindex"], trap.attrs["autocomplete"]) == ("-1", "off")
+    assert page.one("label", **{"for": trap.attrs["id"] or ""}).text == "Leave this field empty"
+    wrapper = next(d for d in page.all("div", class_="visually-hidden") if trap in d.all("input"))
+    assert "aria-hidden" not in wrapper.attrs
+    assert "aria-hidden" not in html
+
+
+def test_public_pages_have_one_stylesheet_from_the_desk_and_no_inline_style(api: Api) -> None:
+    for path in ("/form", "/form?type=defect", "/form/thanks", "/form?type=nope"):
+        response = api.client.http.get(path)
+        html = _body(response)
+        policy = response.headers["Content-Security-Policy"]
+        assert policy.startswith("default-src 'none'; style-src 'self'; img-src 'self' data:; base-uri 'none'; ")
+        assert "unsafe-inline" not in policy
+        assert "<style" not in html
+        assert " style=" not in html
+        stylesheets = parse(html).all("link", rel="stylesheet")
+        assert len(stylesheets) == 1, path
+        href = stylesheets[0].attrs["href"] or ""
+        assert href.startswith("https://desk.example.org/static/desk.")
+        assert href.endswith(".css")
+    served = assets.serve(href.rsplit("/", 1)[1])
+    assert served.status_code == 200
+    assert served.headers["Content-Type"].startswith("text/css")
+    assert "immutable" in served.headers["Cache-Control"]
 
 
 def test_the_desk_thank_you_url_receives_form_posts(api: Api, admin_token: str) -> None:

@@ -17,7 +17,7 @@ from chalicelib import wiring
 from chalicelib.services.mailing import MAX_ATTEMPTS, retry_wait
 from chalicelib.services.ports import MailNotSent
 from tests.api.conftest import Api
-from tests.api.mail_fixtures import REQUESTER, SENDER, Mailbox, run_job
+from tests.api.mail_fixtures import ADMIN, REQUESTER, SENDER, Mailbox, run_job
 from tests.clocks import ManualClock
 from tests.streams import Stream
 
@@ -264,3 +264,33 @@ def test_a_retry_must_name_a_failed_mail(
     assert api.json("POST", "/admin/outbox/retry", {"id": f"{opened['id']}/nothing#here"})[0] == 404
     assert api.json("POST", "/admin/outbox/retry", {"id": pending})[0] == 409  # pending: the job will retry it
     assert outage.attempts == 1
+
+
+def test_a_digest_about_several_tickets_is_listed_and_retried_by_its_id_like_any_mail(
+    api: Api, stream: Stream, mailbox: Mailbox, outage: Outage, clock: ManualClock
+) -> None:
+    api.open()
+    api.open(subject="Scanner jams")
+    stream.drain()
+    admin = next(a for a in wiring.desk().list_agents() if a.email == ADMIN)
+    clock.advance(hours=8, minutes=1)  # both first responses past due
+
+    outage.down = True
+    assert run_job(api.client, "sla_sweep")["digests"] == 1
+    (pending,) = outbox(api, "pending")
+    assert (pending["kind"], pending["to"], pending["ticket_id"]) == ("sla_digest", ADMIN, f"digest#{admin.id}")
+    assert pending["id"] == f"digest#{admin.id}/{pending['key']}"
+    assert pending["subject"] == "SLA alerts on 2 tickets: 2 overdue"
+    for attempt in range(1, MAX_ATTEMPTS):
+        clock.advance(seconds=retry_wait(attempt).total_seconds())
+        retry_job(api)
+        run_job(api.client, "sla_sweep")  # finds nothing new to say
+    (failed,) = outbox(api, "failed")
+    assert failed["id"] == pending["id"]
+
+    outage.down = False
+    code, answer = api.json("POST", "/admin/outbox/retry", {"id": failed["id"]})
+
+    assert code == 200, answer
+    assert answer["email"]["state"] == "sent"
+    assert [(m.kind, m.to) for m in mailbox.sent if m.kind.startswith("sla")] == [("sla_digest", ADMIN)]

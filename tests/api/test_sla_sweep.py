@@ -12,8 +12,11 @@ import copy
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+
+from chalicelib import wiring
 from tests.api.conftest import Api
-from tests.api.mail_fixtures import ADMIN, Mailbox, new_agent, run_job
+from tests.api.mail_fixtures import ADMIN, BASE, Mailbox, new_agent, parsed, run_job
 from tests.clocks import ManualClock
 from tests.streams import Stream
 
@@ -204,3 +207,117 @@ def test_an_unassigned_ticket_s_alerts_go_to_the_team_address_when_there_is_one(
     assert sweep(api)["at_risk"] == 1
 
     assert sla_mails(mailbox) == [("support@example.org", "Due soon")]
+
+
+# several tickets at once: one digest per recipient ---------------------------------------------------------
+
+
+def digests(box: Mailbox, address: str) -> list[Any]:
+    return [m for m in box.sent if m.kind == "sla_digest" and m.to == address]
+
+
+def test_alerts_on_several_tickets_at_once_reach_each_agent_as_one_digest_listing_them_all(
+    api: Api, stream: Stream, mailbox: Mailbox, clock: ManualClock
+) -> None:
+    new_agent(api, "Bob Builder", BOB)
+    printer, scanner = api.open(), api.open(subject="Scanner jams")
+    stream.drain()
+
+    advance_to(clock, FR_AT_RISK)
+    tally = sweep(api)
+    assert tally == {"due": 2, "at_risk": 2, "breached": 0, "digests": 2}
+    assert sweep(api) == {"due": 0, "at_risk": 0, "breached": 0}
+
+    assert sla_mails(mailbox) == []  # no single alert for what a digest said
+    for address in (ADMIN, BOB):
+        (digest,) = digests(mailbox, address)
+        assert digest.subject == "SLA alerts on 2 tickets: 2 due soon"
+        assert digest.ticket_id.startswith("digest#")
+        for ticket, subject in ((printer, "Printer offline"), (scanner, "Scanner jams")):
+            assert f'{ticket["ref"]} ("{subject}"): due soon, its first response target is due' in digest.text
+            console = f"{BASE}/console/tickets/{ticket['id']}"
+            assert console in digest.text
+            assert f'<a href="{console}"' in digest.html
+        assert "Mon 23 Nov 2026, 17:00 GMT" in digest.text
+        assert digest.text.count("Assigned to: nobody yet") == 2
+        assert parsed(digest)["Auto-Submitted"] == "auto-generated"
+    assert digests(mailbox, ADMIN)[0].ticket_id != digests(mailbox, BOB)[0].ticket_id
+    for ticket in (printer, scanner):
+        assert [e["kind"] for e in history(api, ticket["id"])] == ["sla_at_risk"]
+
+    advance_to(clock, FR_DUE, seconds=1)
+    assert sweep(api) == {"due": 2, "at_risk": 0, "breached": 2, "digests": 2}
+    assert [m.subject for m in digests(mailbox, BOB)] == [
+        "SLA alerts on 2 tickets: 2 due soon",
+        "SLA alerts on 2 tickets: 2 overdue",
+    ]
+    for ticket in (printer, scanner):
+        assert [e["kind"] for e in history(api, ticket["id"])] == ["sla_at_risk", "sla_breached"]
+
+
+def test_an_assignee_with_one_alert_gets_a_single_mail_while_the_team_gets_a_digest_of_its_two(
+    api: Api, stream: Stream, mailbox: Mailbox, clock: ManualClock
+) -> None:
+    bob = new_agent(api, "Bob Builder", BOB)[0]
+    code, current = api.json("GET", "/admin/config")
+    assert code == 200
+    document = copy.deepcopy(current["config"])
+    next(t for t in document["teams"] if t["key"] == "support")["email"] = "support@example.org"
+    assert api.json("PUT", "/admin/config", {"config": document, "version": current["version"]})[0] == 200
+    mine = api.open()
+    assign(api, mine["id"], bob)
+    api.open(subject="Scanner jams")
+    api.open(subject="Monitor flickers")
+    stream.drain()
+
+    advance_to(clock, FR_AT_RISK)
+    assert sweep(api)["at_risk"] == 3
+
+    assert sla_mails(mailbox) == [(BOB, "Due soon")]
+    assert mine["ref"] in mailbox.to(BOB, "sla")[0].subject
+    (digest,) = digests(mailbox, "support@example.org")
+    assert "Scanner jams" in digest.text
+    assert "Monitor flickers" in digest.text
+    assert "Printer offline" not in digest.text
+    assert digest.ticket_id.startswith("digest#")
+
+
+@pytest.mark.parametrize("dies_before", ["add", "note_alerts"])
+def test_a_sweep_that_died_half_way_is_rerun_without_a_second_digest_or_a_single_alert_for_what_it_covered(
+    api: Api,
+    stream: Stream,
+    mailbox: Mailbox,
+    clock: ManualClock,
+    monkeypatch: pytest.MonkeyPatch,
+    dies_before: str,
+) -> None:
+    new_agent(api, "Bob Builder", BOB)
+    tickets = [api.open(), api.open(subject="Scanner jams")]
+    stream.drain()
+    advance_to(clock, FR_AT_RISK)
+    events = wiring.desk().events
+
+    def dies(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("the function timed out")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(events, dies_before, dies)
+        with pytest.raises(RuntimeError):
+            wiring.jobs().sla_sweep()
+
+    def alert_mails() -> list[Any]:
+        return [m for m in mailbox.sent if m.kind in ("sla", "sla_digest")]
+
+    assert alert_mails() == []  # recorded, not sent yet: the sends come after the bookkeeping
+    clock.advance(minutes=1)
+    sweep(api)
+    sweep(api)
+    run_job(api.client, "outbox_retry")
+
+    assert sorted((m.kind, m.to) for m in alert_mails()) == [("sla_digest", ADMIN), ("sla_digest", BOB)]
+    for ticket in tickets:
+        assert [e["kind"] for e in history(api, ticket["id"])] == ["sla_at_risk"]
+    clock.advance(minutes=30)
+    assert sweep(api) == {"due": 0, "at_risk": 0, "breached": 0}
+    run_job(api.client, "outbox_retry")
+    assert len(alert_mails()) == 2

@@ -15,6 +15,7 @@ import pytest
 from chalicelib.services.ports import SentMail
 from tests.api.conftest import Api
 from tests.api.mail_fixtures import BASE, REQUESTER, Mailbox, links, parsed, path_of, run_job
+from tests.api.page_html import parse
 from tests.clocks import ManualClock
 from tests.streams import Stream
 
@@ -419,3 +420,26 @@ def test_a_first_survey_answer_reaches_the_stream_handler_as_a_whole_item(
     assert [r["dynamodb"]["NewImage"].get("rating") for r in records] == [{"N": "4"}]
     assert stream.deliver(records) == []
     assert [e["rating"] for e in answered(api, opened["id"])] == [4]
+
+
+def test_the_survey_and_unsubscribe_pages_take_their_one_stylesheet_from_the_desk(
+    api: Api, stream: Stream, mailbox: Mailbox, clock: ManualClock
+) -> None:
+    _opened, token = surveyed(api, stream, clock, mailbox)
+    unsubscribe = path_of(unsubscribe_url(mailbox.to(REQUESTER, "survey")[0]))
+
+    shown = [
+        page(api, "GET", f"/surveys/{token}"),
+        page(api, "GET", f"/surveys/{token}?rating=4"),
+        page(api, "GET", unsubscribe),
+        page(api, "POST", unsubscribe, "List-Unsubscribe=One-Click", FORM_TYPE),
+        page(api, "GET", "/surveys/not-a-token"),
+    ]
+
+    for status, html in shown:
+        assert status in (200, 401), html
+        assert "<style" not in html
+        assert " style=" not in html
+        hrefs = [link.attrs["href"] or "" for link in parse(html).all("link", rel="stylesheet")]
+        assert len(hrefs) == 1
+        assert hrefs[0].startswith(f"{BASE}/static/desk.")

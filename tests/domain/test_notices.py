@@ -28,6 +28,7 @@ from chalicelib.domain.errors import ValidationError
 from chalicelib.domain.notices import (
     AT_RISK,
     BREACHED,
+    REPLY_MAY_FOLLOW,
     TO_ASSIGNEE,
     TO_REQUESTER,
     SlaAlert,
@@ -35,11 +36,14 @@ from chalicelib.domain.notices import (
     first_reminder_due,
     next_step_due,
     sla_alerts,
+    status_entered_with,
+    status_with_comment_key,
     ticket_notices,
 )
 from chalicelib.domain.sla import FIRST_RESPONSE, RESOLUTION, Timer, Tracker
 from chalicelib.domain.tickets import (
     Actor,
+    Comment,
     Submission,
     Ticket,
     add_comment,
@@ -228,6 +232,75 @@ def test_no_assignment_mail_when_the_desk_turned_it_off() -> None:
     assigned = _saved(change_details(config, ticket, {"assignee": "ag_2"}, AGENT, at(11, 23, 10), agent_ids={"ag_2"}))
 
     assert ticket_notices(config, ticket, assigned, history.ticket_events(config, ticket, assigned)) == []
+
+
+# a move and a comment in one write --------------------------------------------------------------------
+
+
+def _move_with_comment(ticket: Ticket, status: str, *, public: bool) -> tuple[Ticket, Comment]:
+    """What POST /tickets/{id}/transitions with a comment writes: the moved ticket and the comment, at one moment."""
+    now = ticket.updated_at + timedelta(minutes=1)
+    moved = transition(CONFIG, ticket, status, AGENT, now)
+    moved, comment = add_comment(moved, "Which floor is it on?", public=public, actor=AGENT, comment_id="01C", now=now)
+    return _saved(moved), comment
+
+
+def test_a_move_made_with_a_reply_keys_its_status_mail_by_the_moment_so_the_reply_can_fold_it_in() -> None:
+    before = _walk(_opened(), "in_progress")
+    after, comment = _move_with_comment(before, "waiting_on_requester", public=True)
+
+    notices = _notices_of(before, after)
+
+    assert [(n.kind, n.audience) for n in notices] == [("status", TO_REQUESTER)]
+    assert notices[0].key == status_with_comment_key(comment.created_at, "waiting_on_requester")
+    assert notices[0].data == {"status": "waiting_on_requester", REPLY_MAY_FOLLOW: True}
+    assert status_entered_with(CONFIG, after, comment.created_at) == "waiting_on_requester"
+
+
+def test_a_move_made_with_a_note_before_any_public_reply_mails_its_status_as_before() -> None:
+    before = _walk(_opened(), "in_progress")
+    after, _ = _move_with_comment(before, "waiting_on_requester", public=False)
+
+    notices = _notices_of(before, after)
+
+    assert [(n.kind, n.data) for n in notices] == [("status", {"status": "waiting_on_requester"})]
+    assert notices[0].key == f"{history.ticket_events(CONFIG, before, after)[0].key}#status"
+
+
+def test_after_an_earlier_public_reply_a_note_looks_like_a_reply_so_its_status_mail_waits_too() -> None:
+    replied, _ = add_comment(
+        _walk(_opened(), "in_progress"), "On it.", public=True, actor=AGENT, comment_id="01A", now=at(11, 23, 9, 30)
+    )
+    after, _ = _move_with_comment(replied, "waiting_on_requester", public=False)
+
+    notices = _notices_of(replied, after)
+
+    assert notices[0].data[REPLY_MAY_FOLLOW] is True
+
+
+def test_no_waiting_for_a_reply_when_the_desk_does_not_mail_replies() -> None:
+    config = _config_with(lambda d: d["email"].update(replies=False))
+    before = _walk(_opened(), "in_progress")
+    after, _ = _move_with_comment(before, "waiting_on_requester", public=True)
+
+    notices = ticket_notices(config, before, after, history.ticket_events(config, before, after))
+
+    assert [n.data for n in notices] == [{"status": "waiting_on_requester"}]
+    assert notices[0].key.endswith("#1#status")
+
+
+def test_a_reply_comes_with_a_status_only_while_the_ticket_is_still_in_the_status_it_entered_at_that_moment() -> None:
+    ticket = _opened()
+    before = _walk(ticket, "in_progress")
+    after, comment = _move_with_comment(before, "waiting_on_requester", public=True)
+    moved_on = _walk(after, "in_progress")
+    into_no_message, other = _move_with_comment(ticket, "in_progress", public=True)
+
+    assert status_entered_with(CONFIG, after, comment.created_at) == "waiting_on_requester"
+    assert status_entered_with(CONFIG, moved_on, comment.created_at) is None
+    assert status_entered_with(CONFIG, after, comment.created_at + timedelta(seconds=1)) is None
+    assert status_entered_with(CONFIG, ticket, ticket.created_at) is None  # "submitted" has no message
+    assert status_entered_with(CONFIG, into_no_message, other.created_at) is None
 
 
 # notices from comments -------------------------------------------------------------------------------

@@ -11,6 +11,9 @@ HOSTILE_BODY = "<img src=x onerror=alert(1)>\nsecond line\n\nnew paragraph"
 HOSTILE_URL = 'https://desk.example.org/portal/t1?token=a"b<c'
 
 PORTAL_URL = "https://desk.example.org/portal/tickets/t1?token=abc"
+CONSOLE_URL = "https://desk.example.org/console/tickets/t1"
+HOSTILE_CONSOLE_URL = 'https://desk.example.org/console/tickets/t1?token=a"b<c'
+SIGN_IN_URL = "https://desk.example.org/console/sign-in/confirm?token=s1"
 
 
 def contexts(*, hostile: bool = False) -> dict[str, dict[str, Any]]:
@@ -18,6 +21,7 @@ def contexts(*, hostile: bool = False) -> dict[str, dict[str, Any]]:
     name = HOSTILE_NAME if hostile else "Ada Lovelace"
     body = HOSTILE_BODY if hostile else "Please restart the client:\n1. Quit it\n2. Open it again\n\nDoes that help?"
     url = HOSTILE_URL if hostile else PORTAL_URL
+    console = HOSTILE_CONSOLE_URL if hostile else CONSOLE_URL
     common: dict[str, Any] = {
         "desk_name": HOSTILE_DESK if hostile else "Acme Help Desk",
         "recipient_name": name,
@@ -37,15 +41,16 @@ def contexts(*, hostile: bool = False) -> dict[str, dict[str, Any]]:
     ]
     return {
         "acknowledgement": {**common, "description": body, "portal_url": url},
-        "reply": {**common, "author_name": name, "body": body, "portal_url": url},
+        "reply": {**common, "author_name": name, "body": body, "portal_url": url, "status_update": None},
         "status": {**common, "message": body, "actions": actions, "portal_url": url},
         "assigned": {
             **common,
             "assigned_by": name,
             "description_excerpt": body,
             "first_response_due": "Tue 4 Mar 2025, 11:00",
+            "console_url": console,
         },
-        "requester_comment": {**common, "author_name": name, "body": body},
+        "requester_comment": {**common, "author_name": name, "body": body, "console_url": console},
         "reminder": {
             **common,
             "message": body,
@@ -65,6 +70,7 @@ def contexts(*, hostile: bool = False) -> dict[str, dict[str, Any]]:
             "since": "Mon 3 Mar 2025, 09:12",
             "number": 1,
             "times": 2,
+            "console_url": console,
         },
         "sla": {
             **common,
@@ -72,6 +78,7 @@ def contexts(*, hostile: bool = False) -> dict[str, dict[str, Any]]:
             "timer_label": "first response",
             "due": "Tue 4 Mar 2025, 11:00",
             "assignee_name": name,
+            "console_url": console,
         },
         "survey": {
             **common,
@@ -79,22 +86,60 @@ def contexts(*, hostile: bool = False) -> dict[str, dict[str, Any]]:
             "comment_url": f"{url}&comment=1",
             "unsubscribe_url": f"{url}&unsubscribe=1",
         },
+        "sla_digest": {
+            "desk_name": common["desk_name"],
+            "recipient_name": name,
+            "alerts": [
+                {
+                    "ref": "HD-1001",
+                    "subject": subject,
+                    "timer_label": "first response",
+                    "level": "breached",
+                    "due": "Tue 4 Mar 2025, 11:00",
+                    "assignee_name": None,
+                    "console_url": console,
+                },
+                {
+                    "ref": "HD-1002",
+                    "subject": "Printer offline" if not hostile else HOSTILE_NAME,
+                    "timer_label": "resolution",
+                    "level": "at_risk",
+                    "due": "Wed 5 Mar 2025, 17:00",
+                    "assignee_name": name,
+                    "console_url": console.replace("t1", "t2"),
+                },
+            ],
+            "tickets": 2,
+            "breached": 1,
+            "at_risk": 1,
+        },
+        "sign_in": {
+            "desk_name": common["desk_name"],
+            "recipient_name": name,
+            "link": f"{url}&sign_in=1" if hostile else SIGN_IN_URL,
+            "minutes": 15,
+        },
     }
 
 
 REQUESTER_KINDS = ("acknowledgement", "reply", "status", "reminder", "survey")
+AGENT_KINDS = ("assigned", "requester_comment", "team_reminder", "sla", "sla_digest")
+TICKETLESS_KINDS = ("sla_digest", "sign_in")  # about no one ticket: no reference in the subject or the footer
+
 PORTAL_KINDS = ("acknowledgement", "reply", "status", "reminder")
 
 
 def text_values(kind: str, context: dict[str, Any]) -> list[str]:
     """The values a kind's text body shows verbatim."""
-    ticket = context["ticket"]
-    values = [ticket["ref"], ticket["subject"]]
+    values = [context["ticket"]["ref"], context["ticket"]["subject"]] if "ticket" in context else []
     if context["recipient_name"]:
         values.append(context["recipient_name"])
-    for key in ("description", "body", "message", "description_excerpt", "author_name", "assigned_by", "portal_url"):
+    keys = ("description", "body", "message", "description_excerpt", "author_name", "assigned_by", "portal_url")
+    for key in (*keys, "console_url", "link"):
         if key in context:
             values.append(context[key])
+    for alert in context.get("alerts", []):
+        values += [alert["ref"], alert["subject"], alert["due"], alert["console_url"]]
     if kind == "survey":
         values += [r["url"] for r in context["ratings"]] + [context["comment_url"], context["unsubscribe_url"]]
     for action in context.get("actions", []):

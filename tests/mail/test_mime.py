@@ -101,6 +101,14 @@ def test_message_ids_are_stable_per_key_and_threads_share_their_root() -> None:
     assert elsewhere["References"] != first["References"]
 
 
+def test_a_mail_without_a_thread_points_at_no_earlier_mail() -> None:
+    message = parse(build_message(replace(ENVELOPE, message_key="agent#a1/signin#n1", thread_key=None), MAIL, WHEN))
+
+    assert message["Message-ID"]
+    assert message["In-Reply-To"] is None
+    assert message["References"] is None
+
+
 def test_automated_mails_are_marked_and_unsubscribe_headers_come_only_when_asked() -> None:
     envelope = replace(
         ENVELOPE,

@@ -14,6 +14,8 @@ import pytest
 from chalicelib.mail import KINDS, render_mail
 from chalicelib.mail.render import paragraphs
 from tests.mail.contexts import (
+    AGENT_KINDS,
+    CONSOLE_URL,
     HOSTILE_BODY,
     HOSTILE_DESK,
     HOSTILE_NAME,
@@ -21,6 +23,8 @@ from tests.mail.contexts import (
     HOSTILE_URL,
     PORTAL_KINDS,
     REQUESTER_KINDS,
+    SIGN_IN_URL,
+    TICKETLESS_KINDS,
     contexts,
     text_values,
 )
@@ -28,6 +32,7 @@ from tests.mail.contexts import (
 ROOT = Path(__file__).resolve().parents[2]
 # What a mail's HTML may contain: layout tables, text, links. No scripts, images, styles sheets or forms.
 ALLOWED_TAGS = {"html", "head", "meta", "title", "body", "table", "tr", "td", "p", "a", "strong", "br", "div"}
+TICKET_KINDS = [kind for kind in KINDS if kind not in TICKETLESS_KINDS]
 
 
 class Tags(HTMLParser):
@@ -51,12 +56,15 @@ def hrefs(html: str) -> list[str]:
 
 
 def urls_in(context: dict[str, Any]) -> set[str]:
-    urls = {context[k] for k in ("portal_url", "comment_url", "unsubscribe_url") if k in context}
+    urls = {context[k] for k in ("portal_url", "comment_url", "unsubscribe_url", "console_url", "link") if k in context}
     urls |= {a["url"] for a in context.get("actions", [])} | {r["url"] for r in context.get("ratings", [])}
+    urls |= {a["console_url"] for a in context.get("alerts", [])}
+    if context.get("status_update"):
+        urls |= {a["url"] for a in context["status_update"]["actions"]}
     return urls
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", TICKET_KINDS)
 def test_every_kind_renders_a_subject_with_the_reference_a_text_and_an_html_body(kind: str) -> None:
     context = contexts()[kind]
 
@@ -73,7 +81,7 @@ def test_every_kind_renders_a_subject_with_the_reference_a_text_and_an_html_body
     assert all(tag in ALLOWED_TAGS for tag, _ in parsed(mail.html).tags)
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", TICKET_KINDS)
 def test_hostile_values_stay_out_of_the_subject_header_and_are_escaped_in_html(kind: str) -> None:
     context = contexts(hostile=True)[kind]
 
@@ -110,6 +118,116 @@ def test_plain_text_with_newlines_becomes_paragraphs_and_line_breaks_after_escap
     assert "&lt;img src=x onerror=alert(1)&gt;<br>\nsecond line</p>" in mail.html
     assert ">new paragraph</p>" in mail.html
     assert HOSTILE_BODY in mail.text
+
+
+@pytest.mark.parametrize("kind", TICKETLESS_KINDS)
+def test_a_mail_about_no_one_ticket_renders_and_its_footer_names_the_desk(kind: str) -> None:
+    context = contexts()[kind]
+
+    mail = render_mail(kind, context)
+
+    assert "HD-" not in mail.subject
+    for value in text_values(kind, context):
+        assert value in mail.text, value
+    assert mail.text.rstrip().endswith("-- \nAcme Help Desk")
+    assert mail.html.startswith("<!doctype html>")
+    assert set(hrefs(mail.html)) == urls_in(context)
+    assert all(tag in ALLOWED_TAGS for tag, _ in parsed(mail.html).tags)
+
+
+@pytest.mark.parametrize("kind", TICKETLESS_KINDS)
+def test_hostile_values_in_a_mail_about_no_one_ticket_are_escaped(kind: str) -> None:
+    context = contexts(hostile=True)[kind]
+
+    mail = render_mail(kind, context)
+
+    assert "\r" not in mail.subject
+    assert "\n" not in mail.subject
+    lowered = mail.html.lower()
+    assert "<script" not in lowered
+    assert "<img" not in lowered
+    assert "Eve, &lt;eve@evil.test&gt;" in mail.html
+    tags = parsed(mail.html).tags
+    assert all(tag in ALLOWED_TAGS for tag, _ in tags)
+    assert not [name for _, attrs in tags for name in attrs if name.startswith("on") or name == "src"]
+    assert set(hrefs(mail.html)) == urls_in(context)
+    assert "token=a&#34;b&lt;c" in mail.html
+    for value in text_values(kind, context):
+        assert value in mail.text, value
+    assert HOSTILE_DESK in mail.text
+
+
+@pytest.mark.parametrize("kind", [k for k in AGENT_KINDS if k != "sla_digest"])
+def test_agent_mails_open_the_ticket_in_the_console_from_text_and_a_button(kind: str) -> None:
+    mail = render_mail(kind, contexts()[kind])
+
+    assert f"Open in the console: {CONSOLE_URL}" in mail.text
+    button = f'<a href="{CONSOLE_URL}" style="display:inline-block;'
+    assert button in mail.html
+    assert mail.html.index(button) < mail.html.index("Open in the console</a>")
+
+
+@pytest.mark.parametrize("kind", REQUESTER_KINDS)
+def test_requester_mails_never_show_a_console_link_even_when_one_is_given(kind: str) -> None:
+    mail = render_mail(kind, {**contexts()[kind], "console_url": CONSOLE_URL})
+
+    assert "/console/" not in mail.text
+    assert "/console/" not in mail.html
+    assert "console" not in mail.text.lower()
+
+
+def test_a_reply_made_with_a_move_carries_the_status_message_and_its_decision_links() -> None:
+    context = contexts()["reply"]
+    actions = contexts()["status"]["actions"]
+    update = {"label": "Client testing", "message": "Please test the fix.\n\nThank you.", "actions": actions}
+
+    plain = render_mail("reply", context)
+    mail = render_mail("reply", {**context, "status_update": update})
+
+    assert plain.subject == "[HD-1001] New reply to your request: VPN drops every hour"
+    assert mail.subject == "[HD-1001] New reply, now Client testing: VPN drops every hour"
+    assert "Its status is now: Client testing." in mail.text
+    assert mail.text.index("Does that help?") < mail.text.index("Please test the fix.") < mail.text.index("Approve")
+    assert "Thank you." in mail.text
+    assert "What would you like to do?" in mail.text
+    assert "<strong>Client testing</strong>" in mail.html
+    assert {a["url"] for a in actions} <= set(hrefs(mail.html))
+    assert "Its status is now" not in plain.text + plain.html
+    assert "What would you like to do?" not in plain.text
+
+
+def test_the_sla_digest_lists_every_ticket_overdue_first_with_its_console_link() -> None:
+    context = contexts()["sla_digest"]
+
+    mail = render_mail("sla_digest", context)
+
+    assert mail.subject == "SLA alerts on 2 tickets: 1 overdue, 1 due soon"
+    assert "2 tickets need attention" in mail.text
+    assert mail.text.index("HD-1001") < mail.text.index("HD-1002")
+    assert "overdue, its first response target was due Tue 4 Mar 2025, 11:00" in mail.text
+    assert "due soon, its resolution target is due Wed 5 Mar 2025, 17:00" in mail.text
+    assert "Assigned to: nobody yet" in mail.text
+    assert "Assigned to: Ada Lovelace" in mail.text
+    assert hrefs(mail.html) == [CONSOLE_URL, CONSOLE_URL.replace("t1", "t2")]
+    assert mail.html.count("Open in the console</a>") == 2
+    all_breached = render_mail("sla_digest", {**context, "breached": 2, "at_risk": 0})
+    assert all_breached.subject == "SLA alerts on 2 tickets: 2 overdue"
+
+
+def test_the_sign_in_mail_says_what_the_link_does_and_how_long_it_works() -> None:
+    context = contexts()["sign_in"]
+
+    mail = render_mail("sign_in", context)
+    one = render_mail("sign_in", {**context, "minutes": 1})
+
+    assert mail.subject == "Sign in to Acme Help Desk"
+    text = " ".join(mail.text.split())
+    assert "Someone (hopefully you) asked to sign in to the Acme Help Desk console." in text
+    assert f"Use this link within 15 minutes; it works once: {SIGN_IN_URL}" in text
+    assert "If you did not ask for this, ignore this mail; nobody can sign in without it." in text
+    assert "within 1 minute;" in one.text
+    assert f'<a href="{SIGN_IN_URL}" style="display:inline-block;' in mail.html
+    assert "If you did not ask for this, ignore this mail; nobody can sign in without it." in mail.html
 
 
 def test_paragraphs_split_on_blank_lines_and_every_kind_of_line_break() -> None:
@@ -246,6 +364,11 @@ def test_unknown_kinds_levels_missing_values_and_non_http_links_are_refused() ->
         render_mail("newsletter", context["reply"])
     with pytest.raises(ValueError, match="unknown SLA level"):
         render_mail("sla", {**context["sla"], "level": "late"})
+    digest = context["sla_digest"]
+    with pytest.raises(ValueError, match="unknown SLA level 'late'"):
+        render_mail("sla_digest", {**digest, "alerts": [*digest["alerts"], {**digest["alerts"][0], "level": "late"}]})
+    with pytest.raises(ValueError, match="link"):
+        render_mail("sign_in", {k: v for k, v in context["sign_in"].items() if k != "link"})
     incomplete = dict(context["reply"])
     del incomplete["body"]
     with pytest.raises(ValueError, match="body"):

@@ -177,6 +177,32 @@ class FakeDeskStore:
         self.items.pop((f"token#{item['token_hash']}", "token"), None)
         return True
 
+    def set_agent_role(self, agent_id: str, role: str) -> Agent | None:
+        item = self.items.get(("agent", agent_id))
+        if item is None:
+            return None
+        item["role"] = role
+        return _agent(agent_id, item)
+
+    def set_agent_shortcuts(self, agent_id: str, on: bool) -> None:
+        item = self.items.get(("agent", agent_id))
+        if item is not None:
+            item["shortcuts"] = on
+
+    def config_versions(self, limit: int) -> list[StoredConfig]:
+        versions = sorted(
+            ((sk, item) for (pk, sk), item in self.items.items() if pk == "config" and sk != "current"), reverse=True
+        )
+        return [
+            StoredConfig(
+                version=item["version"],
+                document=json.loads(item["document"]),
+                updated_at=item["updated_at"],
+                updated_by=item["updated_by"],
+            )
+            for _, item in versions[:limit]
+        ]
+
 
 def _agent(agent_id: str, item: dict[str, Any]) -> Agent:
     return Agent(
@@ -186,6 +212,7 @@ def _agent(agent_id: str, item: dict[str, Any]) -> Agent:
         role=item["role"],
         created_at=item["created_at"],
         active=item["active"],
+        shortcuts=item.get("shortcuts", True),
     )
 
 
@@ -262,6 +289,7 @@ class FakeTicketStore:
             stored,
             comment_count=stored.comment_count + 1,
             first_response_at=stored.first_response_at or ticket.first_response_at,
+            last_public_by=comment.author_role if comment.public else stored.last_public_by,
         )
 
     def queue(self, query: QueueQuery) -> QueuePage:
@@ -277,7 +305,7 @@ class FakeTicketStore:
             return (
                 (query.priority_rank is None or _has_priority(ticket, query))
                 and (query.type is None or ticket.type == query.type)
-                and (query.assignee is None or ticket.assignee == query.assignee)
+                and (query.assignee is None or ticket.assignee == (None if query.assignee == "-" else query.assignee))
                 and (query.team is None or ticket.team == query.team)
                 and (query.requester is None or ticket.requester_email == query.requester)
                 and (query.after is None or queue_sort(ticket) > query.after)
@@ -287,6 +315,18 @@ class FakeTicketStore:
         page = matching[: query.limit]
         more = len(matching) > query.limit
         return QueuePage([_copy(t) for t in page], queue_sort(page[-1]) if more and page else None)
+
+    def open_ids(self) -> list[str]:
+        return [t.id for t in sorted(self.tickets.values(), key=queue_sort) if t.is_open]
+
+    def recently_done(self, limit: int, after: str | None) -> QueuePage:
+        def closed(ticket: Ticket) -> str:
+            return f"{ticket.status_since.strftime(TIME_FORMAT)}#{ticket.id}"
+
+        done = sorted((t for t in self.tickets.values() if not t.is_open), key=closed, reverse=True)
+        done = [t for t in done if after is None or closed(t) < after]
+        page = done[:limit]
+        return QueuePage([_copy(t) for t in page], closed(page[-1]) if len(done) > limit and page else None)
 
     def in_status(self, status: str, ticket_type: str | None, limit: int | None = None) -> list[Ticket]:
         found = sorted(
