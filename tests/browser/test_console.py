@@ -206,7 +206,7 @@ def test_saved_replies_are_kept_by_admins_and_inserted_by_agents(
     sign_in(agent, local_desk, agent_token)
     agent.goto(f"{local_desk.url}/console/tickets/{ticket['id']}")
     agent.get_by_label("Find a saved reply").fill("please restart")
-    agent.get_by_label("Saved reply").select_option(label=title)
+    agent.get_by_label("Saved reply", exact=True).select_option(label=title)
     expect(agent.get_by_label("Your message")).to_have_value("Hello Pat Printer, please restart it. Sol Saved")
     expect(agent.get_by_label("and then")).to_have_value("resolved")
     agent.get_by_role("button", name="Send reply").click()
