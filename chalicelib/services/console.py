@@ -206,12 +206,15 @@ class Console:
         states = self.desk._sla_states(config, tickets, trackers)
         return Listing(view, tickets, states, None, config)
 
-    def change_token(self, agent: Agent, view: str, filters: dict[str, str | None]) -> str:
+    def change_token(
+        self, agent: Agent, view: str, filters: dict[str, str | None], present: list[Presence] | None = None
+    ) -> str:
         """What a poll compares: the desk's change mark and who is where. An unchanged queue costs one small
-        read of the mark and one of the presence items, and the browser re-renders nothing."""
-        now = self.desk.clock.now()
-        present = sorted((p.agent_id, p.ticket_id, p.typing) for p in self.presence_store.everyone(now - PRESENT_FOR))
-        text = json.dumps([self.marks.current(), present, view, sorted(filters.items())], default=str)
+        read of the mark and one of the presence items, and the browser re-renders nothing. A page that already
+        read the presence items passes them."""
+        seen = self.present() if present is None else present
+        present_now = sorted((p.agent_id, p.ticket_id, p.typing) for p in seen)
+        text = json.dumps([self.marks.current(), present_now, view, sorted(filters.items())], default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     # presence ---------------------------------------------------------------------------------

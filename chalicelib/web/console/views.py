@@ -22,9 +22,9 @@ from chalicelib.domain.errors import (
 from chalicelib.domain.history import HistoryEvent
 from chalicelib.domain.saved_replies import values_for
 from chalicelib.domain.tickets import Ticket, stamp
-from chalicelib.services.console import EditConflictError, Listing, Seen
+from chalicelib.services.console import BulkOutcome, EditConflictError, Listing, Seen
 from chalicelib.services.desk import QueueRequest, SlaState, is_plausible_id, is_whole_number
-from chalicelib.services.sessions import SignedIn
+from chalicelib.services.sessions import Presence, SignedIn
 from chalicelib.web import present
 from chalicelib.web.console.session import (
     checked_form,
@@ -219,9 +219,9 @@ def _rows(
     return rows
 
 
-def _present_on(me: Agent, names: dict[str, str]) -> dict[str, list[str]]:
+def _present_on(me: Agent, names: dict[str, str], present: list[Presence]) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
-    for p in wiring.console().present():
+    for p in present:
         if p.agent_id != me.id:
             label = names.get(p.agent_id, "Someone") + (" (typing)" if p.typing else "")
             found.setdefault(p.ticket_id, []).append(label)
@@ -234,6 +234,7 @@ def _queue_context(request: Request, who: SignedIn, *, outcomes: list[Any] | Non
     view = query(request, "view") or "open"
     filters = _filters(request)
     listing = console.listing(who.agent, view, filters, query(request, "cursor"))
+    present = console.present()
     agents = [a for a in desk.list_agents() if a.active]
     names = {a.id: a.name for a in agents}
     now = desk.clock.now()
@@ -245,7 +246,7 @@ def _queue_context(request: Request, who: SignedIn, *, outcomes: list[Any] | Non
         "view": view,
         "title": title,
         "views": views,
-        "rows": _rows(listing, names, now, _present_on(who.agent, names)),
+        "rows": _rows(listing, names, now, _present_on(who.agent, names, present)),
         "filters": kept,
         "more_url": (
             f"{public_base_url(request)}/console?{urlencode({'view': view, **kept, 'cursor': listing.cursor})}"
@@ -255,7 +256,7 @@ def _queue_context(request: Request, who: SignedIn, *, outcomes: list[Any] | Non
         "bulk_url": f"{public_base_url(request)}/console/bulk?{urlencode({'view': view, **kept})}",
         "rows_url": f"{public_base_url(request)}/console/rows?{urlencode({'view': view, **kept})}",
         "poll_url": f"{public_base_url(request)}/console/poll?{urlencode({'view': view, **kept})}",
-        "token": console.change_token(who.agent, view, filters),
+        "token": console.change_token(who.agent, view, filters, present),
         "agents": agents,
         "config": config,
         "statuses": [config.status(k) for k in config.statuses],
@@ -308,7 +309,7 @@ def bulk(request: Request) -> Response:
     try:
         outcomes = wiring.console().bulk(who.agent, action, value, seen)
     except ValidationError as error:
-        outcomes = [type("Outcome", (), {"ok": False, "ref": "", "message": error.message, "ticket_id": ""})()]
+        outcomes = [BulkOutcome(ticket_id="", ref="", ok=False, message=error.message)]
     context = _queue_context(request, who, outcomes=outcomes)
     return render(request, "console/queue.html", who, **context)
 
@@ -511,7 +512,9 @@ def reply(request: Request, ticket_id: str) -> Response:
             seen=seen,
             priority=priority,
         )
-    except EditConflictError as conflict:
+    except (ValidationError, ConflictError) as error:
+        # Nothing was sent: the page comes back with the agent's text, and for an edit conflict what changed.
+        conflict = error if isinstance(error, EditConflictError) else None
         context = _ticket_context(
             request,
             who,
@@ -521,20 +524,10 @@ def reply(request: Request, ticket_id: str) -> Response:
             draft_move=move_to or "",
             draft_priority=priority or "",
             conflict=conflict,
+            error=None if conflict else error.message,
         )
-        context["seen_at"] = values.get("seen_at", "")
-        return render(request, "console/ticket.html", who, 409, **context)
-    except (ValidationError, ConflictError) as error:
-        context = _ticket_context(
-            request,
-            who,
-            ticket_id,
-            draft=body,
-            draft_kind=kind,
-            draft_move=move_to or "",
-            draft_priority=priority or "",
-            error=error.message,
-        )
+        if conflict:
+            context["seen_at"] = values.get("seen_at", "")
         return render(request, "console/ticket.html", who, 409 if isinstance(error, ConflictError) else 422, **context)
     return _back(request, ticket.id, "note" if kind == "note" else "reply")
 
