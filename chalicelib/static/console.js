@@ -140,7 +140,7 @@
     }).catch(function () {});
   }
   if (ticket) {
-    beat();
+    /* Rendering the page was the first heartbeat; the next ones keep it fresh. */
     setInterval(beat, 20000);
     document.addEventListener("visibilitychange", function () { if (document.visibilityState === "visible") { beat(); } });
   }

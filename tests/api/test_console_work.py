@@ -232,6 +232,14 @@ def test_presence_shows_who_else_has_the_ticket_open_and_typing(
     assert "Also here" not in page(sam, f"/console/tickets/{opened['id']}")
 
 
+def test_opening_a_ticket_page_is_a_heartbeat(api: Api, sam: Console, kim: Console) -> None:
+    """The next agent to open the ticket sees the first one at once, before any script has run."""
+    opened = api.open()
+    assert "Also here" not in page(kim, f"/console/tickets/{opened['id']}")
+    assert "Also here: Kim Agent" in page(sam, f"/console/tickets/{opened['id']}")
+    assert "Also here: Sam Agent" in page(kim, f"/console/tickets/{opened['id']}")
+
+
 def test_a_poll_answers_unchanged_until_a_ticket_changes(api: Api, sam: Console, stream: Stream) -> None:
     api.open()
     stream.drain()

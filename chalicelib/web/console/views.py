@@ -397,10 +397,11 @@ def _ticket_context(request: Request, who: SignedIn, ticket_id: str, **extra: An
     ]
     saved = _saved_replies(request, ticket, who.agent)
     prefill = next((r for r in saved if r["id"] == query(request, "saved")), None)
+    # Showing the page is the viewer's first heartbeat: whoever opens the ticket next sees them at once.
     viewers = [
         {"name": agent_names.get(p.agent_id, "Someone"), "typing": p.typing}
-        for p in console.present()
-        if p.ticket_id == ticket.id and p.agent_id != who.agent.id
+        for p in console.beat(who.agent, ticket.id, False)
+        if p.ticket_id == ticket.id
     ]
     context: dict[str, Any] = {
         "ticket": ticket,
