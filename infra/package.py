@@ -1,4 +1,5 @@
-"""Package the desk for CloudFormation: Chalice's SAM template merged with infra/template.json and the deploy wiring."""
+"""Package the desk for CloudFormation: Chalice's SAM template merged with infra/template.json and the deploy wiring,
+and Chalice's bundle without the libraries the Lambda runtime has (infra/bundle.py)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.adapters.settings import STREAM_PLACEHOLDER
+from infra import bundle, gateway
 
 Json = dict[str, Any]
 
@@ -365,7 +367,7 @@ def build_overlay(chalice_template: Json, infra: Json, policy: Json) -> Json:
     clashes = sorted(set(resources) & set(chalice_template["Resources"]))
     if clashes:
         raise PackagingError(f"Chalice's template already has {', '.join(clashes)}: rename the handler or the resource")
-    parameters = {**copy.deepcopy(infra.get("Parameters", {})), **deploy_parameters()}
+    parameters = {**copy.deepcopy(infra.get("Parameters", {})), **deploy_parameters(), **gateway.stage_parameters()}
     conditions = {**copy.deepcopy(infra.get("Conditions", {})), **deploy_conditions()}
     problems = policy_problems(policy, set(resources) | set(parameters))
     if problems:
@@ -401,6 +403,12 @@ def build_overlay(chalice_template: Json, infra: Json, policy: Json) -> Json:
         resources[name] = {"Properties": properties}
     if streams == 0:
         raise PackagingError("the app has no handler on the tickets table's stream, yet the package wires one")
+    api = rest_api(chalice_template)
+    if api is not None:
+        try:
+            resources[api[0]] = {"Properties": gateway.api_properties(api[1])}
+        except gateway.GatewayError as error:
+            raise PackagingError(str(error)) from None
     for name in roles:
         policies = [{"PolicyName": f"{name}Policy", "PolicyDocument": packaged_policy(policy)}]
         resources[name] = {"Properties": {"Policies": policies}}
@@ -448,7 +456,12 @@ def chalice_package(stage: str, out: Path, merge_template: Path | None = None) -
 def template_problems(template: Json) -> list[str]:
     """Checks of the packaged template that hold for every deploy (the tests assert them too)."""
     problems = []
+    runtime = f"python{sys.version_info.major}.{sys.version_info.minor}"
     for name, function in _resources_of(template, FUNCTION):
+        if function["Properties"].get("Runtime") != runtime:
+            problems.append(
+                f"{name}: runs {function['Properties'].get('Runtime')}, the bundle's bytecode is {runtime}'s"
+            )
         variables = function["Properties"].get("Environment", {}).get("Variables", {})
         problems += [
             f"{name}: {key} is not {value!r}"
@@ -477,13 +490,40 @@ def template_problems(template: Json) -> list[str]:
                         problems += [
                             f"{name}: {service} on {r!r}" for r in _as_list(statement["Resource"]) if isinstance(r, str)
                         ]
+    found = rest_api(template)
+    if found is not None:
+        properties = found[1]["Properties"]
+        if properties.get("GatewayResponses") != gateway.gateway_responses():
+            problems.append(f"{found[0]}: API Gateway's own answers are not the desk's (GatewayResponses)")
+        if properties.get("MethodSettings") != gateway.method_settings(properties["DefinitionBody"]):
+            problems.append(f"{found[0]}: the stage is not throttled as infra/gateway.py says (MethodSettings)")
     if STREAM_PLACEHOLDER in json.dumps(template):
         problems.append("the placeholder stream ARN is still in the template")
     return problems
 
 
-def package(stage: str, out: Path) -> Path:
-    """Write out/sam.json (the deployable template), out/deployment.zip and out/overlay.json (what was merged)."""
+def lean_bundle(template: Json, out: Path) -> bundle.Stripped:
+    """Strip the bundle every function's CodeUri names (out/deployment.zip) in place; at most bundle.LIMIT_BYTES."""
+    uris = {function["Properties"].get("CodeUri") for _, function in _resources_of(template, FUNCTION)}
+    if len(uris) != 1:
+        raise PackagingError(
+            f"the functions use {len(uris)} bundles ({sorted(map(str, uris))}); expected Chalice's one"
+        )
+    path = (out / str(uris.pop())).resolve()
+    if not path.is_file() or not path.is_relative_to(out):
+        raise PackagingError(f"the functions' CodeUri is not a bundle in {out}: {path}")
+    try:
+        stripped = bundle.strip_bundle(path, path)
+    except bundle.BundleError as error:
+        raise PackagingError(str(error)) from None
+    if stripped.after_bytes > bundle.LIMIT_BYTES:
+        raise PackagingError(f"{path.name} is {stripped.after_bytes} bytes, over {bundle.LIMIT_BYTES}: what grew?")
+    return stripped
+
+
+def package(stage: str, out: Path) -> tuple[Path, bundle.Stripped]:
+    """Write out/sam.json (the deployable template), out/deployment.zip (stripped) and out/overlay.json (what was
+    merged); return the template's path and what stripping the bundle did."""
     out = out.resolve()
     problems = stage_environment_problems(stage)
     if problems:
@@ -499,7 +539,7 @@ def package(stage: str, out: Path) -> Path:
     problems = template_problems(template)
     if problems:
         raise PackagingError("the packaged template is not deployable:\n  " + "\n  ".join(problems))
-    return out / "sam.json"
+    return out / "sam.json", lean_bundle(template, out)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -508,12 +548,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="the output folder (default: dist/STAGE)")
     args = parser.parse_args(argv)
     try:
-        template = package(args.stage, args.out or ROOT / "dist" / args.stage)
+        template, stripped = package(args.stage, args.out or ROOT / "dist" / args.stage)
     except PackagingError as error:
         sys.stderr.write(f"error: {error}\n")
         return 1
     functions = sorted(name for name, _ in _resources_of(json.loads(template.read_text()), FUNCTION))
     sys.stdout.write(f"Packaged stage {args.stage} ({', '.join(functions)}) into {template}\n")
+    sys.stdout.write(
+        f"{template.with_name('deployment.zip')}: {stripped.before_bytes / 1e6:.1f} MB -> "
+        f"{stripped.after_bytes / 1e6:.2f} MB without what the Lambda runtime has ({', '.join(stripped.removed)}), "
+        f"with bytecode for {stripped.compiled} modules\n"
+    )
     return 0
 
 

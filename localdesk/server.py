@@ -11,7 +11,9 @@ from typing import Any
 
 from chalice import Chalice
 from chalice.config import Config
-from chalice.local import ChaliceRequestHandler, LocalDevServer, LocalGateway, ThreadedHTTPServer
+from chalice.local import ChaliceRequestHandler, LocalDevServer, ThreadedHTTPServer
+
+from localdesk.gateway import DeskGateway
 
 
 class GateClosedError(Exception):
@@ -42,14 +44,16 @@ class Gate:
             self._closed = True
 
 
-class SerialGateway(LocalGateway):
+class SerialGateway(DeskGateway):
+    """The desk's gateway (unknown routes answered without the app, and without a turn); routes take their turn."""
+
     def __init__(self, app_object: Chalice, config: Config, gate: Gate) -> None:
         super().__init__(app_object, config)
         self._gate = gate
 
-    def handle_request(self, method: str, path: str, headers: Any, body: bytes | None) -> Any:
+    def routed(self, method: str, path: str, headers: Any, body: bytes | None) -> Any:
         with self._gate.turn():
-            return super().handle_request(method, path, headers, body)
+            return super().routed(method, path, headers, body)
 
 
 class SerialRequestHandler(ChaliceRequestHandler):

@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 import copy
+import importlib.metadata
+import importlib.util
 import json
+import os
 import subprocess
 import sys
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-from chalice.app import ScheduledEventConfig, ScheduleExpression
+from chalice.app import Request, Response, ScheduledEventConfig, ScheduleExpression
 from chalice.utils import to_cfn_resource_name
+from packaging.requirements import Requirement
 from samtranslator.parser.parser import Parser
 from samtranslator.translator.translator import Translator
 
-from infra import package
+from chalicelib.domain.errors import HelpdeskError
+from chalicelib.web.http import error_body, error_response, handled
+from infra import bundle, gateway, package
 
 Json = dict[str, Any]
 CFN_LINT = Path(sys.executable).with_name("cfn-lint")
@@ -352,3 +359,221 @@ def test_a_stage_that_sets_what_the_package_sets_is_refused(tmp_path: Path) -> N
     ]
     assert package.stage_environment_problems("prod") == []
     assert package.stage_environment_problems("dev") == []
+
+
+# Run as `python -I -S -c PROBE <bundle> <runtime>`: no site-packages, no PYTHONPATH, no current directory; the
+# stdlib, the unpacked bundle and the runtime's libraries are all there is, as in Lambda (/var/task, /var/runtime).
+PROBE = """
+import json, os, sys, sysconfig
+bundle, runtime = sys.argv[1:3]
+sys.path[:0] = [bundle, runtime]
+os.environ.update(AWS_DEFAULT_REGION="us-east-1", HELPDESK_SENDER_EMAIL="desk@example.org")
+import app
+from chalicelib.adapters import dynamo, records
+from chalicelib.web import assets, pages
+records.bind_tables("t", "d", "e", "us-east-1")
+css = assets.asset_path("desk.css")
+event = {
+    "httpMethod": "GET", "path": css, "headers": {"accept": "text/css"}, "multiValueQueryStringParameters": None,
+    "pathParameters": {"name": css.rsplit("/", 1)[1]}, "stageVariables": None, "body": None, "isBase64Encoded": False,
+    "requestContext": {"httpMethod": "GET", "resourcePath": "/static/{name}", "path": css, "stage": "api"},
+}
+answer = app.app(event, None)
+html = pages.render("message.html", base="", title="T <&>", message="m")
+stdlib = {sysconfig.get_path(n) for n in ("stdlib", "platstdlib")} | {p for p in sys.path if p.endswith(".zip")}
+places = {"bundle": bundle, "runtime": runtime, **{f"stdlib {p}": p for p in stdlib}}
+where = {}
+for name, module in sorted(sys.modules.items()):
+    path = getattr(module, "__file__", None)
+    if path:
+        where[name] = next((k for k, p in places.items() if path.startswith(p + os.sep)), path)
+print(json.dumps({
+    "routes": sorted(app.app.routes), "status": answer["statusCode"], "escaped": "T &lt;&amp;&gt;" in html,
+    "where": where, "site": [p for p in sys.path if "site-packages" in p],
+}))
+"""
+
+
+@pytest.fixture(scope="module")
+def unpacked(packaged: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("task")
+    with zipfile.ZipFile(packaged / "deployment.zip") as archive:
+        archive.extractall(folder)
+    return folder
+
+
+def _distribution_closure(names: list[str]) -> set[str]:
+    """Installed distributions the named ones need, with their own dependencies (markers evaluated here)."""
+    seen: set[str] = set()
+    todo = list(names)
+    while todo:
+        name = bundle.normalise(todo.pop())
+        if name in seen:
+            continue
+        seen.add(name)
+        for line in importlib.metadata.requires(name) or []:
+            requirement = Requirement(line)
+            if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
+                todo.append(requirement.name)
+    return seen
+
+
+def test_the_bundle_is_at_most_2_mb_and_leaves_out_only_what_the_runtime_has(packaged: Path) -> None:
+    zipped = packaged / "deployment.zip"
+    assert zipped.stat().st_size <= bundle.LIMIT_BYTES == 2 * 1024 * 1024
+    pinned = [
+        Requirement(line).name
+        for line in (package.ROOT / "requirements.txt").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    needed = _distribution_closure(pinned)
+    assert "botocore" in needed  # pynamodb's: what made the bundle 18 MB
+    with zipfile.ZipFile(zipped) as archive:
+        names = set(archive.namelist())
+        kept = {d.name for d in bundle.distributions(archive)}
+    assert kept == needed - bundle.RUNTIME_DISTRIBUTIONS
+    for distribution in kept:
+        files = importlib.metadata.files(distribution) or []
+        modules = {str(f) for f in files if f.suffix == ".py" and ".." not in f.parts}
+        assert modules, distribution
+        assert modules <= names, f"{distribution}: {sorted(modules - names)[:5]} stripped"
+    assert {"app.py", "chalice/app.py", "chalicelib/web/http.py", "chalicelib/templates/message.html"} <= names
+    assert not {n for n in names if n.split("/")[0].removesuffix(".py") in bundle.RUNTIME_IMPORT_NAMES}
+
+
+def test_the_app_runs_from_the_bundle_with_only_the_runtimes_libraries(unpacked: Path, tmp_path: Path) -> None:
+    """No chalice, jinja2 or pynamodb from the venv: the bundle's own; boto3 and botocore as Lambda has them."""
+    site_packages = Path(str(importlib.metadata.distribution("botocore").locate_file("")))
+    runtime = bundle.runtime_stand_in(site_packages, tmp_path / "runtime")
+    env = {"PATH": os.environ.get("PATH", ""), "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled"}
+    done = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", PROBE, str(unpacked), str(runtime)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout)
+    from app import app
+
+    assert found["routes"] == sorted(app.routes)
+    assert (found["status"], found["escaped"], found["site"]) == (200, True, [])
+    where = found["where"]
+    for name in ("app", "chalice", "chalice.app", "chalicelib.web.http", "pynamodb.models", "jinja2", "markupsafe"):
+        assert where[name] == "bundle", name
+    for name in ("botocore", "botocore.session", "dateutil", "urllib3", "jmespath"):
+        assert where[name] == "runtime", name
+    assert {place.split(" ")[0] for place in where.values()} <= {"bundle", "runtime", "stdlib"}
+
+
+def test_stripping_is_deterministic_and_leaves_a_stripped_bundle_as_it_is(packaged: Path, tmp_path: Path) -> None:
+    zipped = packaged / "deployment.zip"
+    again = bundle.strip_bundle(zipped, tmp_path / "again.zip")
+    assert (again.removed, (tmp_path / "again.zip").read_bytes()) == ((), zipped.read_bytes())
+    with zipfile.ZipFile(zipped) as archive:
+        infos = archive.infolist()
+        assert [i.filename for i in infos] == sorted(i.filename for i in infos)
+        assert {i.date_time for i in infos} == {bundle.FIXED_TIME}
+        source = archive.read("chalicelib/web/http.py")
+        pyc = archive.read(f"chalicelib/web/__pycache__/http.{sys.implementation.cache_tag}.pyc")
+    # PEP 552: magic, flags (hash-based, unchecked), the source's hash: valid however unzipping sets timestamps.
+    assert pyc[:4] == importlib.util.MAGIC_NUMBER
+    assert int.from_bytes(pyc[4:8], "little") == 1
+    assert pyc[8:16] == importlib.util.source_hash(source)
+
+
+def test_a_distribution_without_a_record_of_its_files_is_not_stripped_blindly(tmp_path: Path) -> None:
+    source = tmp_path / "bundle.zip"
+    with zipfile.ZipFile(source, "w") as archive:
+        archive.writestr("botocore/__init__.py", "")
+        archive.writestr("botocore-1.0.dist-info/METADATA", "Name: botocore\nVersion: 1.0\n")
+    with pytest.raises(bundle.BundleError, match="no RECORD"):
+        bundle.strip_bundle(source, tmp_path / "out.zip")
+
+
+def _gateway_responses(template: Json) -> Json:
+    responses: Json = template["Resources"]["RestAPI"]["Properties"]["GatewayResponses"]
+    return responses
+
+
+def test_an_unknown_path_answers_the_desks_404_and_echoes_nothing(template: Json, transformed: Json) -> None:
+    responses = _gateway_responses(template)
+    missing = responses["MISSING_AUTHENTICATION_TOKEN"]
+    assert missing["StatusCode"] == "404"
+    body = json.loads(missing["ResponseTemplates"]["application/json"])
+    assert body == error_body(gateway.UNKNOWN_ROUTE)
+    assert body["error"]["code"] == "not_found"
+    for response in responses.values():
+        # A template may substitute $context and $input values, a header may take the request's: none here does.
+        assert "$" not in json.dumps(response["ResponseTemplates"])
+        assert all(v.startswith("'") and v.endswith("'") for v in response["ResponseParameters"]["Headers"].values())
+        assert response["ResponseParameters"]["Headers"]["Content-Type"] == "'application/json; charset=utf-8'"
+        [text] = response["ResponseTemplates"].values()
+        assert set(json.loads(text)) == {"error"}
+        assert {"code", "message"} <= set(json.loads(text)["error"])
+    [api] = [r for _, r in _of_type(transformed, "AWS::ApiGateway::RestApi")]
+    deployed = api["Properties"]["Body"]["x-amazon-apigateway-gateway-responses"]
+    assert deployed["MISSING_AUTHENTICATION_TOKEN"]["statusCode"] == "404"
+    assert deployed["THROTTLED"]["responseParameters"]["gatewayresponse.header.Retry-After"] == "'1'"
+
+
+def test_api_gateways_own_errors_are_the_desks_shape(template: Json) -> None:
+    responses = _gateway_responses(template)
+    throttled = responses["THROTTLED"]
+    assert throttled["StatusCode"] == "429"
+    assert json.loads(throttled["ResponseTemplates"]["application/json"]) == error_response_body(gateway.THROTTLED)
+    assert throttled["ResponseParameters"]["Headers"]["Retry-After"] == f"'{gateway.RETRY_AFTER_SECONDS}'"
+    assert "StatusCode" not in responses["DEFAULT_4XX"]  # API Gateway's own 4xx status is kept
+    assert "StatusCode" not in responses["DEFAULT_5XX"]
+
+    def failing(request: Request) -> Response:
+        raise RuntimeError("boom")
+
+    request = Request(
+        {
+            "headers": {},
+            "multiValueQueryStringParameters": None,
+            "pathParameters": None,
+            "requestContext": {"httpMethod": "GET", "resourcePath": "/"},
+            "stageVariables": None,
+            "body": None,
+            "isBase64Encoded": False,
+        }
+    )
+    unexpected = handled(failing)(request)
+    assert json.loads(responses["DEFAULT_5XX"]["ResponseTemplates"]["application/json"]) == json.loads(unexpected.body)
+
+
+def error_response_body(error: HelpdeskError) -> Json:
+    body: Json = json.loads(error_response(error).body)
+    return body
+
+
+def test_the_stage_is_throttled_and_the_anonymous_mail_routes_more(template: Json, transformed: Json) -> None:
+    defaults = {name: template["Parameters"][name]["Default"] for name in gateway.stage_parameters()}
+    assert defaults == {
+        "ThrottleRateLimit": 20,
+        "ThrottleBurstLimit": 40,
+        "AnonymousPostRateLimit": 2,
+        "AnonymousPostBurstLimit": 10,
+    }
+    [(_, stage)] = _of_type(transformed, "AWS::ApiGateway::Stage")
+    settings = {(s["ResourcePath"], s["HttpMethod"]): s for s in stage["Properties"]["MethodSettings"]}
+    assert settings[("/*", "*")]["ThrottlingRateLimit"] == {"Ref": "ThrottleRateLimit"}
+    assert settings[("/*", "*")]["ThrottlingBurstLimit"] == {"Ref": "ThrottleBurstLimit"}
+    from app import app
+
+    anonymous = {("/" + path.replace("/", "~1"), "POST") for path in gateway.ANONYMOUS_POSTS}
+    assert anonymous == set(settings) - {("/*", "*")}
+    for path in gateway.ANONYMOUS_POSTS:
+        assert "POST" in app.routes[path], path
+        assert settings[(gateway.resource_path(path), "POST")]["ThrottlingRateLimit"] == {
+            "Ref": "AnonymousPostRateLimit"
+        }
+
+
+def test_a_limit_on_a_route_that_is_gone_is_refused() -> None:
+    with pytest.raises(gateway.GatewayError, match="/console/sign-in"):
+        gateway.method_settings({"paths": {p: {"post": {}} for p in gateway.ANONYMOUS_POSTS if "sign-in" not in p}})
