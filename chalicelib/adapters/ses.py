@@ -38,7 +38,11 @@ class SesMailer:
         return self._client
 
     def send(self, sender: str, to: str, raw: bytes) -> str:
-        """Send one raw MIME message; SES's message id. MailNotSent when SES did not take it, for any reason."""
+        """Send one raw MIME message; SES's message id. MailNotSent when SES did not take it, for any reason.
+
+        Destination names the one recipient, so SES delivers to `to` alone whatever the message's headers say;
+        it still refuses a message whose To/Cc/Bcc holds an address it cannot read (see `mime.address_header`).
+        """
         from botocore.exceptions import BotoCoreError, ClientError
 
         extra = {"ConfigurationSetName": self.configuration_set} if self.configuration_set else {}

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +27,12 @@ SENDER = "desk@example.org"
 TO = "ada@example.com"
 
 
-def raw_mail(subject: str = "[HD-1001] We received your request: VPN drops") -> bytes:
-    envelope = Envelope(SENDER, "Acme Help Desk", TO, "Ada Lovelace", None, "t1#ack", "t1", False, None)
+def raw_mail(
+    subject: str = "[HD-1001] We received your request: VPN drops",
+    to_name: str = "Ada Lovelace",
+    desk_name: str = "Acme Help Desk",
+) -> bytes:
+    envelope = Envelope(SENDER, desk_name, TO, to_name, SENDER, "t1#ack", "t1", False, None)
     mail = RenderedMail(subject, "Thanks, we have it.\n", "<p>Thanks, we have it.</p>\n")
     return build_message(envelope, mail, datetime(2025, 3, 4, 10, 30, tzinfo=UTC))
 
@@ -53,6 +58,33 @@ def test_a_verified_sender_sends_and_ses_holds_the_raw_message(ses: Any) -> None
     assert sent[0].source == SENDER
     assert TO in sent[0].destinations
     assert "Subject: [HD-1001] We received your request: VPN drops" in sent[0].raw_data
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param("Lovelace" + "x" * 54 + ", Ada Countess", id="76 characters with a comma"),
+        pytest.param(
+            "Bob <mallory@evil.example>, Eve <eve@evil.example>, and everyone else at the office",
+            id="two mailboxes",
+        ),
+        pytest.param("漢字かな交じり文" * 32, id="250 CJK characters"),
+        pytest.param("😀👩‍👩‍👧🎉", id="emoji"),
+        pytest.param('"' * 90, id="only quotes"),
+        pytest.param("a@b; c@d: (e) [f] \\ g" * 10, id="every special"),
+    ],
+)
+def test_any_display_name_is_delivered_to_exactly_the_one_recipient(ses: Any, name: str) -> None:
+    """SES refuses a mail whose To, Cc or Bcc holds an address without a domain, and moto's SES, like SES
+    without Destinations, would deliver to every address it finds in them: the headers must hold exactly one."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.ses.models import ses_backends
+
+    message_id = SesMailer(REGION).send(SENDER, TO, raw_mail(to_name=name, desk_name=name))
+
+    (sent,) = ses_backends[DEFAULT_ACCOUNT_ID][REGION].sent_messages
+    assert sent.id == message_id
+    assert sorted({parseaddr(address)[1] for address in sent.destinations}) == [TO]
 
 
 def test_the_client_is_built_on_first_use_and_reused(ses: Any) -> None:
