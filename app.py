@@ -125,6 +125,11 @@ def unsubscribe(token: str) -> Response:
     return views.unsubscribe(request(), token)
 
 
+@app.route("/me", methods=["GET"])
+def me() -> Response:
+    return views.me(request())
+
+
 @app.route("/queues", methods=["GET"])
 def queues() -> Response:
     return views.queues(request())

@@ -204,6 +204,11 @@ class DeskSettings:
     ref_prefix: str
     new_tickets_per_hour: int
     portal_link_days: int
+    # Abuse limits on anonymous posts (tickets and portal comments), each per hour: per source IP, comments per
+    # requester address, and the desk-wide ceiling on acknowledgements (the mails anyone can make the desk send).
+    posts_per_ip_per_hour: int = 60
+    portal_comments_per_hour: int = 30
+    acknowledgements_per_hour: int = 200
 
 
 @dataclass(frozen=True)
@@ -741,6 +746,9 @@ def _parse_desk(c: _Checker, value: Any, types: dict[str, TicketType], prioritie
         "ref_prefix",
         "new_tickets_per_hour",
         "portal_link_days",
+        "posts_per_ip_per_hour",
+        "portal_comments_per_hour",
+        "acknowledgements_per_hour",
     }
     item = c.obj(value, "desk", allowed, {"name", "default_type", "default_priority"})
     if not _known(item.get("default_type"), types):
@@ -764,6 +772,13 @@ def _parse_desk(c: _Checker, value: Any, types: dict[str, TicketType], prioritie
         ref_prefix=prefix,
         new_tickets_per_hour=c.whole(item.get("new_tickets_per_hour", 10), "desk.new_tickets_per_hour", 1, 10000),
         portal_link_days=c.whole(item.get("portal_link_days", 90), "desk.portal_link_days", 1, 3650),
+        posts_per_ip_per_hour=c.whole(item.get("posts_per_ip_per_hour", 60), "desk.posts_per_ip_per_hour", 1, 100000),
+        portal_comments_per_hour=c.whole(
+            item.get("portal_comments_per_hour", 30), "desk.portal_comments_per_hour", 1, 10000
+        ),
+        acknowledgements_per_hour=c.whole(
+            item.get("acknowledgements_per_hour", 200), "desk.acknowledgements_per_hour", 1, 100000
+        ),
     )
 
 

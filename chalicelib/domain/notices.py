@@ -26,6 +26,7 @@ TO_TEAM = "team"
 # Set on a status notice whose write also added an agent's comment: its mail waits a moment for the reply to fold it in.
 REPLY_MAY_FOLLOW = "reply_may_follow"
 AT_RISK = "at_risk"
+COMMENT_WINDOW_MINUTES = 5  # at most one requester-comment mail per ticket and recipient in each such window
 BREACHED = "breached"
 
 
@@ -114,8 +115,17 @@ def comment_notices(config: DeskConfig, comment: Comment, event: HistoryEvent) -
     if event.kind == REPLY and config.email.replies:
         return [Notice(comment.ticket_id, f"{event.key}#reply", "reply", TO_REQUESTER, event.at, data)]
     if event.kind == REQUESTER_COMMENT and config.email.requester_comments:
-        return [Notice(comment.ticket_id, f"{event.key}#comment", "requester_comment", TO_ASSIGNEE, event.at, data)]
+        key = f"{comment_window(event.at)}#comment"
+        return [Notice(comment.ticket_id, key, "requester_comment", TO_ASSIGNEE, event.at, data)]
     return []
+
+
+def comment_window(at: datetime) -> str:
+    """The window a requester's comment made at `at` falls in. Its notice is keyed by the window, not the comment:
+    the first comment of a window is mailed and the later ones find the key taken, so a requester posting twenty
+    comments costs each agent one mail per ticket per window, and a redelivered record still sends nothing."""
+    minute = at.minute - at.minute % COMMENT_WINDOW_MINUTES
+    return f"{stamp(at.replace(minute=minute, second=0, microsecond=0))}#comments"
 
 
 def first_reminder_due(calendar: BusinessCalendar, rule: StaleRule, since: datetime) -> datetime | None:

@@ -124,7 +124,11 @@ def check_submission(config: DeskConfig, raw: dict[str, Any], *, from_form: bool
     for name in sorted(set(raw) - allowed):
         errors[name] = "is not a known field"
 
-    type_key = raw.get("type") or config.desk.default_type
+    # An optional field left out (or a blank form choice) takes the default; one sent must have its JSON type,
+    # so a null, number, list or object is named, never silently replaced by the default.
+    type_key = raw.get("type", "")
+    if isinstance(type_key, str) and not type_key:
+        type_key = config.desk.default_type
     ticket_type = config.type_named(type_key) if isinstance(type_key, str) else None
     if ticket_type is None:
         errors["type"] = f"must be one of {', '.join(config.types)}"
@@ -140,8 +144,8 @@ def check_submission(config: DeskConfig, raw: dict[str, Any], *, from_form: bool
     if email and not valid_email(email):
         errors["requester_email"] = "must be an email address"
 
-    priority = raw.get("priority")
-    if priority in (None, ""):
+    priority = raw.get("priority", "")
+    if isinstance(priority, str) and not priority:
         default = ticket_type.default_priority if ticket_type else None
         priority = default or config.desk.default_priority
     elif not config.desk.public_priority:
@@ -150,8 +154,6 @@ def check_submission(config: DeskConfig, raw: dict[str, Any], *, from_form: bool
         errors["priority"] = f"must be one of {', '.join(config.priorities)}"
 
     values = raw.get("fields", {})
-    if values is None:
-        values = {}
     if not isinstance(values, dict):
         errors["fields"] = "must be an object"
         values = {}

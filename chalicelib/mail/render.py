@@ -29,9 +29,10 @@ KINDS = (
     "sla_digest",
     "survey",
     "sign_in",
+    "ack_ceiling",
 )
 SLA_LEVELS = ("at_risk", "breached")
-SUBJECT_LIMIT = 200
+SUBJECT_LIMIT = 150
 _PARAGRAPH_STYLE = "margin:0 0 16px;"
 
 _text_environment: Environment | None = None

@@ -23,13 +23,13 @@ from chalicelib.domain.errors import (
     ForbiddenError,
     MalformedRequestError,
     NotFoundError,
-    RateLimitedError,
     StaleVersionError,
     StatusInUseError,
     ValidationError,
 )
 from chalicelib.domain.tickets import AGENT, REQUESTER, Actor, Comment, Ticket
 from chalicelib.domain.tokens import hash_agent_token, new_agent_token, sign_link, verify_link
+from chalicelib.services.limits import Limits
 from chalicelib.services.ports import (
     Clock,
     DeskStore,
@@ -353,7 +353,11 @@ class Desk:
 
     # opening tickets ---------------------------------------------------------------------------
 
-    def open_ticket(self, raw: dict[str, Any], *, from_form: bool, idempotency_key: str | None) -> Opened:
+    def open_ticket(
+        self, raw: dict[str, Any], *, from_form: bool, idempotency_key: str | None, source_ip: str | None = None
+    ) -> Opened:
+        """Open a ticket from an anonymous post. A retried post with the same idempotency key answers the first
+        ticket before anything is counted, so retries never use up the caller's limits."""
         config = self.config()
         submission = rules.check_submission(config, raw, from_form=from_form)
         now = self.clock.now()
@@ -363,14 +367,7 @@ class Desk:
             earlier = self._earlier_ticket(claim, config)
             if earlier is not None:
                 return earlier
-        hour = now.strftime("%Y-%m-%dT%H")
-        if not self.store.count_new_ticket(
-            submission.requester_email, hour, config.desk.new_tickets_per_hour, now + timedelta(hours=2)
-        ):
-            raise RateLimitedError(
-                f"at most {config.desk.new_tickets_per_hour} new tickets an hour from one address; try again later",
-                retry_after_seconds=3600 - now.minute * 60 - now.second,
-            )
+        Limits(self.store).admit_ticket(config, source_ip, submission.requester_email, now)
         ref = f"{config.desk.ref_prefix}-{self.store.next_ref_number()}"
         ticket = rules.open_ticket(config, submission, ticket_id=self.ids.new_id(), ref=ref, now=now)
         try:
@@ -414,8 +411,10 @@ class Desk:
         public = [c for c in comments if c.public]
         return TicketDetail(ticket, public, rules.allowed_transitions(config, ticket, REQUESTER), config)
 
-    def portal_comment(self, ticket_id: str, token: str | None, body: Any) -> Comment:
-        ticket = self.portal_ticket(ticket_id, token).ticket
+    def portal_comment(self, ticket_id: str, token: str | None, body: Any, source_ip: str | None = None) -> Comment:
+        detail = self.portal_ticket(ticket_id, token)
+        ticket = detail.ticket
+        Limits(self.store).admit_comment(detail.config, source_ip, ticket.requester_email, self.clock.now())
         return self._comment(ticket, rules.check_comment_body(body), public=True, actor=requester_actor(ticket))
 
     def portal_transition(self, ticket_id: str, token: str | None, raw: Any) -> Ticket:

@@ -18,6 +18,7 @@ from chalicelib.domain.notices import BREACHED, REPLY_MAY_FOLLOW, TO_ASSIGNEE, T
 from chalicelib.domain.tickets import REQUESTER, Ticket, stamp
 from chalicelib.domain.tokens import sign_link
 from chalicelib.services.desk import PORTAL, is_plausible_id, is_whole_number
+from chalicelib.services.limits import Limits, seconds_left, window
 from chalicelib.services.ports import (
     FAILED,
     PENDING,
@@ -39,6 +40,11 @@ RETRY_BATCH = 100
 LISTING_LIMIT = 500
 EXCERPT = 600
 QUOTE_LIMIT = 6000
+# What the acknowledgement quotes of what an anonymous caller wrote: the desk's verified sender must not relay
+# arbitrary text to whichever address was typed in. The rest is behind the portal link the mail already has.
+ACK_EXCERPT = 300
+ACK_REST = "[…] The rest is on the ticket. Your whole message is there, behind your private link below."
+ACK_SUBJECT = 110  # "[HD-1234] We received your request: " and this stay within 150 characters
 OUTBOX_KEY_BYTES = 1000
 SURVEY = "survey"
 UNSUBSCRIBE = "unsubscribe"
@@ -49,6 +55,8 @@ TIMER_LABELS = {"first_response": "first response", "resolution": "resolution"}
 REPLY_WAIT = timedelta(minutes=2)
 FOLDED = "folded into "  # the message id of a mail that was not sent because another one said what it says
 DIGEST = "digest#"
+ACKNOWLEDGEMENT = "acknowledgement"
+CEILING_OWNER = "desk#limits"  # the outbox partition of the admins' mails about the desk's own limits
 
 
 def retry_wait(attempts: int) -> timedelta:
@@ -122,6 +130,10 @@ class Links:
     def console(self, ticket_id: str) -> str:
         """The ticket in the agents' console: no token, the console asks agents to sign in."""
         return f"{self.base_url}/console/tickets/{quote(ticket_id)}"
+
+    def queue(self) -> str:
+        """The agents' console queue (it asks agents to sign in)."""
+        return f"{self.base_url}/console"
 
 
 def sign_in_letter(
@@ -357,7 +369,46 @@ class Notifier:
     def notify(self, config: DeskConfig, ticket: Ticket, notices: list[Notice]) -> dict[str, int]:
         notices = [self._with_status(config, ticket, n) if n.kind == "reply" else n for n in notices]
         letters = [letter for notice in notices for letter in self.letters(config, ticket, notice)]
+        acknowledgements = [letter for letter in letters if letter.kind == ACKNOWLEDGEMENT]
+        if acknowledgements and not self._may_acknowledge(config, acknowledgements[0]):
+            letters = [letter for letter in letters if letter.kind != ACKNOWLEDGEMENT] + self._ceiling_letters(config)
         return self.postman.post(letters, config) if letters else {}
+
+    def _may_acknowledge(self, config: DeskConfig, letter: Letter) -> bool:
+        """Whether the desk-wide hourly ceiling leaves room for this acknowledgement. Above it the ticket is open
+        but the requester is not mailed: the caller already has the ticket's link from the answer, and a skipped
+        mail (not a delayed one) keeps a flood from spilling into the following hours. A redelivered record whose
+        acknowledgement is recorded already is not counted twice."""
+        if self.postman.has(letter.ticket_id, letter.key):
+            return True
+        return Limits(self.store).admit_acknowledgement(config, self.postman.clock.now())
+
+    def _ceiling_letters(self, config: DeskConfig) -> list[Letter]:
+        """One mail per admin per ceiling-hour: its key is the hour, so the outbox sends it once however many
+        acknowledgements are skipped, records redelivered or jobs rerun in that hour."""
+        now = self.postman.clock.now()
+        hour = window(now)
+        context = {
+            "desk_name": config.desk.name,
+            "limit": config.desk.acknowledgements_per_hour,
+            "hour": f"{now:%Y-%m-%d %H}:00 UTC",
+            "minutes_left": -(-seconds_left(now) // 60),
+            "console_url": self.links.queue(),
+        }
+        return [
+            Letter(
+                ticket_id=CEILING_OWNER,
+                key=f"ack_ceiling#{hour}#{agent.email}",
+                kind="ack_ceiling",
+                to=agent.email,
+                to_name=agent.name,
+                context={**context, "recipient_name": agent.name},
+                automated=True,
+                threaded=False,
+            )
+            for agent in self.store.list_agents()
+            if agent.active and agent.is_admin
+        ]
 
     def _with_status(self, config: DeskConfig, ticket: Ticket, reply: Notice) -> Notice:
         """A reply made with a move into a requester-facing status carries that status's message and decision
@@ -505,7 +556,8 @@ class Notifier:
         else:
             context["console_url"] = self.links.console(ticket.id)  # agents work in the console; requesters never
         if kind == "acknowledgement":
-            context["description"] = _quoted(ticket.description)
+            context["ticket"]["subject"] = _excerpt(ticket.subject, ACK_SUBJECT)
+            context["description"] = _acknowledged(ticket.description)
         elif kind in ("reply", "requester_comment"):
             context["author_name"] = str(data.get("author_name", ""))
             context["body"] = _quoted(str(data.get("body", "")))
@@ -614,5 +666,23 @@ def _quoted(text: str) -> str:
     return text[:QUOTE_LIMIT].rstrip() + "\n\n[…] The rest is on the ticket."
 
 
-def _excerpt(text: str) -> str:
-    return text if len(text) <= EXCERPT else text[: EXCERPT - 1] + "…"
+def _acknowledged(text: str) -> str:
+    """What the acknowledgement quotes of a description: one paragraph (no layout of the caller's own), at most
+    ACK_EXCERPT characters, and where it is cut, that the whole message is on the ticket."""
+    told = " ".join(text.split())
+    if len(told) <= ACK_EXCERPT:
+        return told
+    return f"{_excerpt(told, ACK_EXCERPT)}\n\n{ACK_REST}"
+
+
+def _excerpt(text: str, limit: int = EXCERPT) -> str:
+    """The start of `text` in at most `limit` characters, ending in "…" when cut: after the last whole word,
+    unless that would drop more than half of it (one long word is cut where the limit falls)."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    if not text[limit - 1].isspace():
+        boundary = max((index for index, char in enumerate(cut) if char.isspace()), default=-1)
+        if boundary > limit // 2:
+            cut = cut[:boundary]
+    return cut.rstrip() + "…"

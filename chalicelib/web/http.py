@@ -59,10 +59,18 @@ def error_body(error: HelpdeskError) -> dict[str, Any]:
     return {"error": {"code": error.code, "message": error.message, **error.details}}
 
 
+def retry_after(error: RateLimitedError) -> int:
+    """Seconds until the limit's window frees, as the `Retry-After` header says it."""
+    seconds = error.details.get("retry_after_seconds", 3600)
+    return seconds if isinstance(seconds, int) and seconds > 0 else 3600
+
+
+def error_headers(error: HelpdeskError) -> dict[str, str]:
+    return {"Retry-After": str(retry_after(error))} if isinstance(error, RateLimitedError) else {}
+
+
 def error_response(error: HelpdeskError) -> Response:
-    headers = {}
-    if isinstance(error, RateLimitedError):
-        headers["Retry-After"] = str(error.details.get("retry_after_seconds", 3600))
+    headers = error_headers(error)
     if isinstance(error, AuthenticationError):
         headers["WWW-Authenticate"] = 'Bearer realm="helpdesk"'
     return json_response(error_body(error), status_of(error), headers)
@@ -193,6 +201,13 @@ def idempotency_key(request: Request) -> str | None:
             "bad Idempotency-Key", {"Idempotency-Key": f"must be 1 to {IDEMPOTENCY_KEY_LIMIT} printable characters"}
         )
     return key
+
+
+def source_ip(request: Request) -> str | None:
+    """The caller's address as API Gateway saw the connection (never a header the caller could write)."""
+    identity = (request.context or {}).get("identity") or {}
+    address = identity.get("sourceIp") if isinstance(identity, dict) else None
+    return address if isinstance(address, str) and address else None
 
 
 def signed_in_agent(request: Request) -> Agent:

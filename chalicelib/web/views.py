@@ -14,13 +14,14 @@ from chalice.app import Request, Response
 from chalicelib import wiring
 from chalicelib.domain.agents import Agent
 from chalicelib.domain.config import DeskConfig, TicketType
-from chalicelib.domain.errors import HelpdeskError, NotFoundError, ValidationError
+from chalicelib.domain.errors import HelpdeskError, NotFoundError, RateLimitedError, ValidationError
 from chalicelib.domain.tickets import REQUESTER, Ticket
 from chalicelib.services.desk import QueueRequest
 from chalicelib.web import pages, present
 from chalicelib.web.http import (
     bearer_token,
     body_object,
+    error_headers,
     error_response,
     form_body,
     handled,
@@ -31,8 +32,10 @@ from chalicelib.web.http import (
     public_base_url,
     query,
     query_all,
+    retry_after,
     signed_in_admin,
     signed_in_agent,
+    source_ip,
     status_of,
     wants_html,
 )
@@ -49,6 +52,9 @@ CORE_LABELS = {
     "priority": "Priority",
 }
 SENT_REPLY = "reply"
+# Idempotency claims are stored under a namespace per source, so a client's key can never be a form's token.
+CLIENT_KEY = "client:"
+FORM_KEY = "form:"
 PAGE_TITLES = {401: "This link does not work", 403: "This link does not work", 429: "Please try again later"}
 P = ParamSpec("P")
 
@@ -58,7 +64,13 @@ def _page_or_json(error: HelpdeskError, request: Request) -> Response:
     if wants_html(request) or is_form(request):
         status = status_of(error)
         title = PAGE_TITLES.get(status, "Something is not right")
-        return pages.message_page(title, error.message, status, base=public_base_url(request))
+        message = error.message
+        if isinstance(error, RateLimitedError):
+            minutes = -(-retry_after(error) // 60)
+            message = f"{message}. You can send it again in {minutes} minute{'' if minutes == 1 else 's'}."
+        response = pages.message_page(title, message, status, base=public_base_url(request))
+        response.headers.update(error_headers(error))
+        return response
     return error_response(error)
 
 
@@ -80,7 +92,13 @@ def open_ticket(request: Request) -> Response:
     if body.pop(HONEYPOT, None):
         logger.info("dropped a ticket whose honeypot field was filled")
         return json_response({"received": True}, 202)
-    opened = wiring.desk().open_ticket(body, from_form=False, idempotency_key=idempotency_key(request))
+    key = idempotency_key(request)
+    opened = wiring.desk().open_ticket(
+        body,
+        from_form=False,
+        idempotency_key=f"{CLIENT_KEY}{key}" if key else None,
+        source_ip=source_ip(request),
+    )
     base = public_base_url(request)
     headers = {} if opened.created else {"Idempotent-Replayed": "true"}
     return json_response(
@@ -108,7 +126,12 @@ def _open_from_form(request: Request) -> Response:
         raw.pop("priority", None)
     raw["fields"] = values
     try:
-        opened = desk.open_ticket(raw, from_form=True, idempotency_key=f"form:{form_token}" if form_token else None)
+        opened = desk.open_ticket(
+            raw,
+            from_form=True,
+            idempotency_key=f"{FORM_KEY}{form_token}" if form_token else None,
+            source_ip=source_ip(request),
+        )
     except ValidationError as error:
         config = desk.config()
         ticket_type = config.type_named(str(raw.get("type") or config.desk.default_type))
@@ -260,7 +283,7 @@ def portal_ticket(request: Request, ticket_id: str) -> Response:
 def portal_comment(request: Request, ticket_id: str) -> Response:
     token = _portal_token(request)
     body = body_object(request)
-    comment = wiring.desk().portal_comment(ticket_id, token, body.get("body"))
+    comment = wiring.desk().portal_comment(ticket_id, token, body.get("body"), source_ip(request))
     if is_form(request):
         portal_url = _portal_url(public_base_url(request), ticket_id, token or "")
         return pages.redirect(f"{portal_url}&{urlencode({'sent': SENT_REPLY})}")
@@ -309,14 +332,15 @@ def _decision_made(config: DeskConfig, ticket: Ticket, moved_from: str | None, m
 
 @handled
 def list_tickets(request: Request) -> Response:
-    signed_in_agent(request)
+    agent = signed_in_agent(request)
+    assignee = query(request, "assignee")
     queue = wiring.desk().queue(
         QueueRequest(
             statuses=tuple(query_all(request, "status")),
             state=query(request, "state"),
             priority=query(request, "priority"),
             type=query(request, "type"),
-            assignee=query(request, "assignee"),
+            assignee=agent.id if assignee == "me" else assignee,  # "me" is the caller, as in PATCH
             team=query(request, "team"),
             requester=query(request, "requester"),
             limit=query(request, "limit"),
@@ -325,6 +349,12 @@ def list_tickets(request: Request) -> Response:
     )
     rows = [present.queue_row(queue.config, t, queue.sla.get(t.id)) for t in queue.page.tickets]
     return json_response({"tickets": rows, "next_cursor": queue.cursor})
+
+
+@handled
+def me(request: Request) -> Response:
+    """Who the bearer token belongs to, so a client can show it and filter by it (never the token's hash)."""
+    return json_response({"agent": present.agent(signed_in_agent(request))})
 
 
 @handled

@@ -19,6 +19,7 @@ from chalicelib.domain.agents import Agent
 from chalicelib.domain.config import DeskConfig, default_config
 from chalicelib.domain.notices import TO_ASSIGNEE, TO_REQUESTER, TO_TEAM, Notice
 from chalicelib.domain.tickets import Ticket, stamp
+from chalicelib.mail.render import SUBJECT_LIMIT
 from chalicelib.services.ports import SentMail
 from tests.api.conftest import DEFECT_FIELDS, Api
 from tests.api.mail_fixtures import BASE, REQUESTER, SENDER, Mailbox, parsed
@@ -169,7 +170,7 @@ def test_every_mail_renders_and_is_sent_for_every_type_and_status(
         assert ticket.ref in mail.subject, mail.kind
         assert "\r" not in mail.subject
         assert "\n" not in mail.subject
-        assert 0 < len(mail.subject) <= 200
+        assert 0 < len(mail.subject) <= SUBJECT_LIMIT
         assert mail.text.strip(), mail.kind
         assert mail.html.strip(), mail.kind
         message = parsed(mail)
@@ -395,3 +396,75 @@ def test_html_in_the_subject_name_description_and_requester_comment_is_escaped(
     assert ESCAPED_SCRIPT in part(ack, "html")
     assert "&lt;b&gt;Rosa&lt;/b&gt;" in part(ack, "html")
     assert all(ESCAPED_SCRIPT in part(m, "html") for m in comments)
+
+
+# what the acknowledgement quotes ------------------------------------------------------------------------------
+
+WORDS = "Dear customer, your account is locked: confirm your password at the link below within a day. "
+
+
+def test_the_acknowledgement_quotes_only_a_short_excerpt_of_a_long_description(
+    mailbox: Mailbox, admin_token: str, clock: ManualClock
+) -> None:
+    """The desk's verified sender mails whatever address was typed in: it must not carry a caller's long text."""
+    admin, bob = agents()
+    description = (WORDS * 4).replace(" ", "\n\n", 3) + "https://evil.example/phish " + WORDS * 40
+    ticket = built_ticket(CONFIG, "question", "submitted", clock.now(), description=description, assignee=bob.id)
+    notices = [n for n in every_notice(CONFIG, ticket, admin, bob, clock.now()) if n.kind == "acknowledgement"]
+
+    wiring.mail()[1].notify(CONFIG, ticket, notices)
+
+    (ack,) = mailbox.sent
+    text = part(ack, "plain")
+    told = text.split("What you told us:\n", 1)[1].split("\n\n", 1)[0]
+    assert len(told) <= 300
+    assert told.endswith("…")
+    one_paragraph = " ".join(description.split())  # the caller's own layout is gone
+    assert one_paragraph.startswith(told[:-1])
+    assert one_paragraph[len(told) - 1] == " "  # cut after a whole word
+    assert "https://evil.example/phish" not in text + part(ack, "html")
+    assert "[…] The rest is on the ticket. Your whole message is there, behind your private link below." in text
+    assert "The rest is on the ticket." in part(ack, "html")
+    assert "/portal/" in text
+    assert len(ack.raw) < 12_000
+
+
+def test_a_short_description_is_acknowledged_whole_on_one_line(
+    mailbox: Mailbox, admin_token: str, clock: ManualClock
+) -> None:
+    admin, bob = agents()
+    ticket = built_ticket(CONFIG, "question", "submitted", clock.now(), assignee=bob.id)
+    notices = [n for n in every_notice(CONFIG, ticket, admin, bob, clock.now()) if n.kind == "acknowledgement"]
+
+    wiring.mail()[1].notify(CONFIG, ticket, notices)
+
+    (ack,) = mailbox.sent
+    assert "What you told us:\nPressing Save on an invoice shows an error. It started on Monday.\n" in part(
+        ack, "plain"
+    )
+    assert "The rest is on the ticket" not in part(ack, "plain")
+
+
+def test_the_acknowledgement_subject_stays_short_but_later_mails_quote_as_before(
+    mailbox: Mailbox, admin_token: str, clock: ManualClock
+) -> None:
+    admin, bob = agents()
+    subject = ("Invoices " + "cannot be saved " * 12)[:200]  # as long as the API takes
+    description = WORDS * 30
+    body = "Try this: " + WORDS * 20
+    ticket = built_ticket(
+        CONFIG, "question", "submitted", clock.now(), subject=subject, description=description, assignee=bob.id
+    )
+    reply = Notice(ticket.id, "long#reply", "reply", TO_REQUESTER, clock.now(), {"author_name": bob.name, "body": body})
+    notices = [
+        n for n in every_notice(CONFIG, ticket, admin, bob, clock.now()) if n.kind in ("acknowledgement", "assigned")
+    ]
+
+    wiring.mail()[1].notify(CONFIG, ticket, [*notices, reply])
+
+    by_kind = {m.kind: m for m in mailbox.sent}
+    assert len(by_kind["acknowledgement"].subject) <= 150
+    assert by_kind["acknowledgement"].subject.endswith("…")
+    assert body in part(by_kind["reply"], "plain")  # a reply is quoted whole, as before
+    assigned = part(by_kind["assigned"], "plain")
+    assert WORDS * 5 in assigned  # the agent's mail keeps its longer excerpt

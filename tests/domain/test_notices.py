@@ -33,6 +33,7 @@ from chalicelib.domain.notices import (
     TO_REQUESTER,
     SlaAlert,
     comment_notices,
+    comment_window,
     first_reminder_due,
     next_step_due,
     sla_alerts,
@@ -335,7 +336,7 @@ def test_a_requester_comment_goes_to_whoever_works_the_ticket() -> None:
     notices = comment_notices(CONFIG, comment, event)
 
     assert [(n.kind, n.audience) for n in notices] == [("requester_comment", TO_ASSIGNEE)]
-    assert notices[0].key == f"{event.key}#comment"
+    assert notices[0].key == f"{comment_window(event.at)}#comment"
 
 
 def test_reply_and_requester_comment_mails_follow_their_switches() -> None:

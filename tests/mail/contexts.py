@@ -119,12 +119,21 @@ def contexts(*, hostile: bool = False) -> dict[str, dict[str, Any]]:
             "link": f"{url}&sign_in=1" if hostile else SIGN_IN_URL,
             "minutes": 15,
         },
+        "ack_ceiling": {
+            "desk_name": common["desk_name"],
+            "recipient_name": name,
+            "limit": 200,
+            "hour": "2025-03-05 14:00 UTC",
+            "minutes_left": 17,
+            "console_url": console,
+        },
     }
 
 
 REQUESTER_KINDS = ("acknowledgement", "reply", "status", "reminder", "survey")
 AGENT_KINDS = ("assigned", "requester_comment", "team_reminder", "sla", "sla_digest")
-TICKETLESS_KINDS = ("sla_digest", "sign_in")  # about no one ticket: no reference in the subject or the footer
+# about no one ticket: no reference in the subject or the footer
+TICKETLESS_KINDS = ("sla_digest", "sign_in", "ack_ceiling")
 
 PORTAL_KINDS = ("acknowledgement", "reply", "status", "reminder")
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from chalicelib.mail import KINDS, render_mail
-from chalicelib.mail.render import paragraphs
+from chalicelib.mail.render import SUBJECT_LIMIT, paragraphs
 from tests.mail.contexts import (
     AGENT_KINDS,
     CONSOLE_URL,
@@ -91,7 +91,7 @@ def test_hostile_values_stay_out_of_the_subject_header_and_are_escaped_in_html(k
     assert "\n" not in mail.subject
     assert mail.subject.startswith("[HD-1001] ")
     assert "Hi Bcc: evil@example.com" in mail.subject
-    assert len(mail.subject) <= 200
+    assert len(mail.subject) <= SUBJECT_LIMIT
     lowered = mail.html.lower()
     assert "<script" not in lowered
     assert "<img" not in lowered
@@ -350,11 +350,11 @@ def test_the_survey_scale_follows_the_ratings_given() -> None:
     assert mail.text.index("1 (very dissatisfied)") < mail.text.index("3 (very satisfied)")
 
 
-def test_a_long_subject_is_cut_to_200_characters() -> None:
+def test_a_long_subject_is_cut_to_the_subject_limit() -> None:
     context = contexts()["reply"]
     ticket = {**context["ticket"], "subject": "word " * 100}
     subject = render_mail("reply", {**context, "ticket": ticket}).subject
-    assert len(subject) == 200
+    assert len(subject) == SUBJECT_LIMIT
     assert subject.endswith("…")
 
 
