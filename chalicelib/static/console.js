@@ -20,16 +20,33 @@
     if (h) { return h + "h " + m + "m"; }
     return m + "m";
   }
+  /* The desk's clock, not this computer's: the page says what time the desk had when it was drawn (data-now, in
+     epoch ms), and the countdowns run from there. A skewed computer clock, or a local run's advanced clock, then
+     changes nothing. */
+  var clockOffset = 0;
+  function setClock(el) {
+    var serverNow = el ? Number(el.getAttribute("data-now")) : NaN;
+    if (serverNow > 0) { clockOffset = serverNow - Date.now(); }
+  }
+  function deskNow() { return Date.now() + clockOffset; }
+  setClock(body);
+  /* Worded as the server words it (views.py breached_text). */
+  function breachedText(left) {
+    if (left > 0) { return "Breached"; }
+    if (-left < 60000) { return "Breached just now"; }
+    return "Breached " + human(-left) + " ago";
+  }
   function tick() {
-    var now = Date.now();
+    var now = deskNow();
     document.querySelectorAll(".sla[data-due]").forEach(function (el) {
       var due = Date.parse(el.getAttribute("data-due"));
       var level = el.getAttribute("data-level");
       if (!due || level === "paused") { return; }
       var left = due - now;
       if (left <= 0 || level === "breached") {
-        el.textContent = "Breached";
+        el.textContent = breachedText(left);
         el.className = "sla sla-breached";
+        el.setAttribute("data-level", "breached");
       } else {
         el.textContent = human(left) + " left";
       }
@@ -58,6 +75,7 @@
   }
   function refresh(doc, token) {
     queue.setAttribute("data-token", token);
+    setClock(doc.querySelector("[data-now]"));
     var counts = doc.querySelectorAll("[data-count-for]");
     counts.forEach(function (el) {
       var mine = document.querySelector('[data-count-for="' + el.getAttribute("data-count-for") + '"]');
@@ -68,7 +86,12 @@
     if (!fresh || !current) { return; }
     var before = rowIds(current), after = rowIds(fresh);
     var added = after.filter(function (id) { return before.indexOf(id) < 0; });
-    var gone = before.filter(function (id) { return after.indexOf(id) < 0; });
+    var nextPage = doc.getElementById("queue-next");
+    var below = nextPage ? (nextPage.getAttribute("data-ids") || "").split(" ").filter(Boolean) : [];
+    var missing = before.filter(function (id) { return after.indexOf(id) < 0; });
+    // A ticket pushed down onto the next page by new ones is still in the view: only the others left it.
+    var movedDown = missing.filter(function (id) { return below.indexOf(id) >= 0; });
+    var gone = missing.filter(function (id) { return below.indexOf(id) < 0; });
     // Rows still in the list are updated where they stand; new ones are announced, not slipped under the cursor.
     after.forEach(function (id) {
       var old = current.querySelector('tr[data-id="' + id + '"]');
@@ -87,14 +110,19 @@
       var old = current.querySelector('tr[data-id="' + id + '"]');
       if (old) { old.classList.add("gone"); old.setAttribute("title", "No longer in this view"); }
     });
+    movedDown.forEach(function (id) {
+      var old = current.querySelector('tr[data-id="' + id + '"]');
+      if (old) { old.setAttribute("title", "Moved down to the next page of this view"); }
+    });
     tick();
-    if (added.length || gone.length) {
+    if (added.length || gone.length || movedDown.length) {
       var news = document.getElementById("queue-news");
       news.textContent = "";
       var text = document.createElement("span");
       var parts = [];
       if (added.length) { parts.push(added.length + (added.length === 1 ? " new ticket" : " new tickets")); }
       if (gone.length) { parts.push(gone.length + " left this view"); }
+      if (movedDown.length) { parts.push(movedDown.length + " moved down to the next page"); }
       text.textContent = parts.join(", ") + ". ";
       var show = document.createElement("button");
       show.type = "button";
@@ -224,8 +252,9 @@
   }
   document.addEventListener("keydown", function (event) {
     if (event.ctrlKey || event.metaKey || event.altKey || typingInField(event.target)) { return; }
-    if (event.key === "?" && help) { event.preventDefault(); if (help.open) { help.close(); } else { help.showModal(); } return; }
+    // With single-key shortcuts off, no single key does anything: `?` included (the settings page turns them on).
     if (!shortcutsOn) { return; }
+    if (event.key === "?" && help) { event.preventDefault(); if (help.open) { help.close(); } else { help.showModal(); } return; }
     var key = event.key;
     if (key === "j") { event.preventDefault(); move(1); }
     else if (key === "k") { event.preventDefault(); move(-1); }

@@ -12,6 +12,7 @@ import pytest
 from tests.api.conftest import Api
 from tests.api.console_client import Console
 from tests.api.mail_fixtures import Mailbox
+from tests.api.page_html import Element, parse
 from tests.clocks import ManualClock
 from tests.streams import Stream
 
@@ -196,8 +197,13 @@ def test_a_bulk_change_reports_each_refusal_and_applies_the_rest(api: Api, sam: 
     text = sam.text(answer)
     assert "1 of 3 changed." in text
     assert f"<strong>{tickets[1]['ref']}</strong>: someone changed it" in text
-    assert f"<strong>{tickets[2]['ref']}</strong>:" in text
-    assert "it can go to:" in text
+    # In plain words, statuses by their labels: never a status's key ('in_progress') or a move's name.
+    refusal = re.search(rf"<strong>{tickets[2]['ref']}</strong>: ([^<]*)</li>", text)
+    assert refusal, text
+    assert refusal.group(1).startswith("it is already In progress; from In progress it can move to ")
+    assert "Resolved" in refusal.group(1)
+    assert "in_progress" not in refusal.group(1)
+    assert "&#39;" not in refusal.group(1)
     statuses = [api.ticket(t["id"])["status"]["key"] for t in tickets]
     assert statuses == ["in_progress", "submitted", "in_progress"]
     assert api.ticket(tickets[2]["id"])["version"] == 2
@@ -360,3 +366,101 @@ def test_shortcuts_can_be_switched_off_per_agent(sam: Console) -> None:
     page(sam, "/console/settings")
     sam.post("/console/settings", {})
     assert "shortcuts-on" not in page(sam, "/console")
+
+
+def body_of(html: str) -> Element:
+    return parse(html).one("body")
+
+
+def test_console_pages_carry_the_desks_time_for_their_countdowns(
+    api: Api, sam: Console, stream: Stream, clock: ManualClock, agents: dict[str, dict[str, str]]
+) -> None:
+    """console.js counts down from the desk's clock (data-now, epoch ms), not from the computer's."""
+    opened = api.open()
+    stream.drain()
+    clock.advance(hours=5, minutes=7)  # as `/_local/clock` moves a local run's desk ahead of the computer
+    sam.sign_in_with_token(agents["sam"]["token"])  # the session idled out meanwhile
+    desk_ms = str(int(clock.now().timestamp() * 1000))
+    assert body_of(page(sam, "/console")).attrs.get("data-now") == desk_ms
+    assert body_of(page(sam, f"/console/tickets/{opened['id']}")).attrs.get("data-now") == desk_ms
+    assert body_of(page(sam, "/console/search?q=printer")).attrs.get("data-now") == desk_ms
+    fragment = parse(page(sam, "/console/rows?view=open"))
+    assert [e.attrs["data-now"] for e in fragment.all(None) if "data-now" in e.attrs] == [desk_ms]
+
+
+def test_a_breached_timer_says_how_long_ago_on_the_queue_and_the_ticket(
+    api: Api, sam: Console, stream: Stream, clock: ManualClock, agents: dict[str, dict[str, str]]
+) -> None:
+    opened = api.open(subject="Server down")
+    api.json("PATCH", f"/tickets/{opened['id']}", {"priority": "critical", "version": 1})  # 1 h first response
+    stream.drain()
+    clock.advance(hours=3)
+    stream.drain()
+    sam.sign_in_with_token(agents["sam"]["token"])
+    badge = parse(page(sam, "/console")).one("span", class_="sla sla-breached")
+    assert badge.attrs["data-level"] == "breached"
+    assert badge.text == "Breached 2h 0m ago"
+    ticket = parse(page(sam, f"/console/tickets/{opened['id']}"))
+    first = next(li for li in ticket.all("li") if "timer" in (li.attrs.get("class") or "").split())
+    assert first.text.startswith("First response:")
+    countdown = first.one("span")
+    assert countdown.attrs["data-level"] == "breached"
+    assert countdown.attrs["data-due"]
+    assert countdown.text == "Breached 2h 0m ago"
+    assert "left" not in first.text
+
+
+def test_a_running_timer_counts_down_in_the_same_words_on_the_ticket(
+    api: Api, sam: Console, stream: Stream, clock: ManualClock
+) -> None:
+    opened = api.open()
+    api.json("PATCH", f"/tickets/{opened['id']}", {"priority": "critical", "version": 1})
+    stream.drain()
+    clock.advance(minutes=15)
+    badge = parse(page(sam, "/console")).one("span", class_="sla sla-ok")
+    spans = [s for s in parse(page(sam, f"/console/tickets/{opened['id']}")).all("span") if "data-due" in s.attrs]
+    assert badge.text == "45m left"
+    assert [(s.attrs["data-level"], s.text) for s in spans] == [("ok", "45m left"), ("ok", "7h 45m left")]
+
+
+def test_with_shortcuts_off_there_is_no_shortcut_hint_nor_help(sam: Console) -> None:
+    html = page(sam, "/console")
+    assert "for keyboard shortcuts" in html
+    assert 'id="shortcuts-help"' in html
+    page(sam, "/console/settings")
+    sam.post("/console/settings", {})
+    html = page(sam, "/console")
+    assert "shortcuts-on" not in html
+    assert "for keyboard shortcuts" not in html
+    assert 'id="shortcuts-help"' not in html
+
+
+def test_the_rows_fragment_names_the_next_pages_tickets(api: Api, sam: Console, stream: Stream) -> None:
+    """So that a poll tells a ticket pushed down onto the next page (still in the view) from one that left it."""
+    opened = [api.open(subject=f"Ticket {n}", requester_email=f"r{n}@example.org") for n in range(27)]
+    stream.drain()
+    fragment = parse(page(sam, "/console/rows?view=open"))
+    shown = [tr.attrs["data-id"] for tr in fragment.all("tr") if "data-id" in tr.attrs]
+    below = (fragment.one("p", id="queue-next").attrs.get("data-ids") or "").split()
+    assert len(shown) == 25
+    assert sorted(shown + below) == sorted(t["id"] for t in opened)
+    quiet = parse(page(sam, "/console/rows?view=unassigned&priority=critical"))
+    assert quiet.one("p", id="queue-next").attrs.get("data-ids") == ""
+
+
+def test_the_sla_chart_plots_first_responses_before_any_resolution(
+    api: Api, admin: Console, sam: Console, stream: Stream, clock: ManualClock
+) -> None:
+    opened = api.open()
+    seen = form_values(page(sam, f"/console/tickets/{opened['id']}"), "/reply")
+    clock.advance(minutes=20)
+    sent = sam.post(f"/console/tickets/{opened['id']}/reply", {**seen, "kind": "reply", "body": "On it."})
+    assert sent.status_code == 303
+    stream.drain()
+    html = page(admin, "/console/reports")
+    section = next(s for s in parse(html).all("section") if s.all("svg", id=None) and "SLA" in s.one("h2").text)
+    assert section.one("h2").text == "SLA compliance by week: first response and resolution"
+    chart = section.one("svg")
+    assert "No data" not in chart.text
+    assert "First response" in chart.text
+    assert "Resolution" in chart.text

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import re
 import time
+from datetime import datetime, timedelta
 from typing import Any
 
 from playwright.sync_api import BrowserContext, Page, expect
@@ -247,6 +248,10 @@ def test_keyboard_shortcuts_and_switching_them_off(local_desk: LocalDesk, page: 
     page.goto(f"{local_desk.url}/console")
     page.keyboard.press("j")
     expect(page.locator("#queue-rows tr.selected")).to_have_count(0)
+    page.locator("h1").click()
+    page.keyboard.press("?")  # with single-key shortcuts off, `?` is a key like the others
+    expect(page.get_by_role("dialog")).to_have_count(0)
+    expect(page.get_by_text("for keyboard shortcuts")).to_have_count(0)
 
 
 def test_the_queue_announces_new_tickets_instead_of_reshuffling(local_desk: LocalDesk, page: Page) -> None:
@@ -300,3 +305,85 @@ def test_every_console_page_passes_axe(local_desk: LocalDesk, page: Page, axe_ch
     ):
         page.goto(f"{local_desk.url}{path}")
         assert not axe_check(page), path
+
+
+def test_sla_countdowns_run_on_the_desks_clock_and_turn_to_breached(local_desk: LocalDesk, page: Page) -> None:
+    _, token, _ = new_agent(local_desk, "Cleo Clock")
+    ticket = local_desk.open_ticket(subject=unique("Countdown"))
+    local_desk.api("PATCH", f"/tickets/{ticket['id']}", {"priority": "critical", "version": 1})  # 1 h to respond
+    wait_for_stream(local_desk, ticket["id"], lambda events: any(e["kind"] == "priority_changed" for e in events))
+    # This computer's clock is 5 hours ahead of the desk's: the desk's countdowns must not follow it.
+    _, desk_time = local_desk.api("GET", "/_local/clock", token=None)
+    page.clock.install(time=datetime.fromisoformat(desk_time["now"].replace("Z", "+00:00")) + timedelta(hours=5))
+    sign_in(page, local_desk, token)
+    badge = page.locator(f'tr[data-id="{ticket["id"]}"] .sla')
+    expect(badge).to_have_text(re.compile(r"^\d+m left$"))
+    page.goto(f"{local_desk.url}/console/tickets/{ticket['id']}")
+    countdown = page.locator(".timers .sla[data-due]").first
+    expect(countdown).to_have_text(re.compile(r"^\d+m left$"))
+    # Two hours later for the desk too: the countdown passed zero in the browser and says so in the page's words.
+    page.clock.fast_forward("02:00:00")
+    expect(countdown).to_have_text(re.compile(r"^Breached (1h \d+m|\d+m) ago$"))
+    expect(countdown).to_have_attribute("data-level", "breached")
+
+
+def test_the_agents_page_fits_a_phone(local_desk: LocalDesk, new_context: NewContext, axe_check: AxeCheck) -> None:
+    _, token, _ = new_agent(local_desk, "Pia Phone", role="admin")
+    _, _, other_email = new_agent(local_desk, "Rex Revocable-With-A-Rather-Long-Name")
+    page = new_context(viewport={"width": 390, "height": 844}).new_page()
+    sign_in(page, local_desk, token)
+    page.goto(f"{local_desk.url}/console/admin/agents")
+    overflow = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+    assert overflow[0] <= overflow[1], f"the page is {overflow[0]} px wide in a {overflow[1]} px window"
+    row = page.locator("table.list tr", has_text=other_email)
+    for action in ("Make admin", "Revoke"):
+        button = row.get_by_role("button", name=action)
+        button.scroll_into_view_if_needed()
+        expect(button).to_be_in_viewport()
+        box = button.bounding_box()
+        assert box is not None
+        assert box["x"] >= 0
+        assert box["x"] + box["width"] <= overflow[1], (action, box)
+    assert not axe_check(page)
+
+
+def test_a_ticket_pushed_onto_the_next_page_has_not_left_the_view(local_desk: LocalDesk, page: Page) -> None:
+    agent_id, token, _ = new_agent(local_desk, "Pax Pages")
+    word = unique("Pageword").replace(" ", "")
+    tickets = [local_desk.open_ticket(subject=f"{word} {n}") for n in range(25)]  # one full page of "Mine"
+    for ticket in tickets:
+        local_desk.api("PATCH", f"/tickets/{ticket['id']}", {"assignee": agent_id, "version": 1})
+    wait_for_stream(local_desk, tickets[-1]["id"], lambda events: any(e["kind"] == "assignee_changed" for e in events))
+    time.sleep(1.2)  # the gauges and the change mark follow the stream
+    sign_in(page, local_desk, token)
+    page.goto(f"{local_desk.url}/console?view=mine")
+    last = page.locator("#queue-rows tr[data-id]").last.get_attribute("data-id")
+    assert page.locator("#queue-rows tr[data-id]").count() == 25
+    urgent = local_desk.open_ticket(subject=f"{word} urgent")
+    local_desk.api("PATCH", f"/tickets/{urgent['id']}", {"assignee": agent_id, "priority": "critical", "version": 1})
+    wait_for_stream(local_desk, urgent["id"], lambda events: any(e["kind"] == "assignee_changed" for e in events))
+    time.sleep(1.2)
+    page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")  # as when the agent comes back
+    news = page.locator("#queue-news")
+    expect(news).to_contain_text("1 new ticket, 1 moved down to the next page", timeout=10_000)
+    expect(news).not_to_contain_text("left this view")
+    expect(page.locator(f'#queue-rows tr[data-id="{last}"]')).not_to_have_class(re.compile("gone"))
+
+
+PLACEHOLDER_ROOM = """() => {
+  const q = document.getElementById("q");
+  const style = getComputedStyle(q);
+  const pen = document.createElement("canvas").getContext("2d");
+  pen.font = style.font;
+  const room = q.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+  return [room, pen.measureText(q.placeholder).width];
+}"""
+
+
+def test_the_search_placeholder_is_never_cut_off_at_desktop_widths(local_desk: LocalDesk, page: Page) -> None:
+    _, token, _ = new_agent(local_desk, "Sam Searcher-With-A-Long-Name", role="admin")  # the admin's longer menu
+    sign_in(page, local_desk, token)
+    for width in (1024, 1100, 1280, 1400, 1920):  # where the menu shares the bar's line with the search box
+        page.set_viewport_size({"width": width, "height": 900})
+        room, text = page.evaluate(PLACEHOLDER_ROOM)
+        assert room >= text, f"at {width} px the placeholder needs {text:.0f} px and has {room:.0f}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -21,7 +22,7 @@ from chalicelib.domain.errors import (
 )
 from chalicelib.domain.history import HistoryEvent
 from chalicelib.domain.saved_replies import values_for
-from chalicelib.domain.tickets import Ticket, stamp
+from chalicelib.domain.tickets import AGENT, Ticket, allowed_transitions, stamp
 from chalicelib.services.console import BulkOutcome, EditConflictError, Listing, Seen
 from chalicelib.services.desk import QueueRequest, SlaState, is_plausible_id, is_whole_number
 from chalicelib.services.sessions import Presence, SignedIn
@@ -157,6 +158,29 @@ def _duration(seconds: float) -> str:
     return f"{minutes}m"
 
 
+def epoch_ms(moment: datetime) -> int:
+    """The desk's time as the page's script reads it (`data-now`): its countdowns follow the desk's clock, not the
+    computer's, which may be skewed (or, in a local run, behind the desk's advanced clock)."""
+    return int(moment.timestamp() * 1000)
+
+
+def breached_text(due: datetime | None, now: datetime) -> str:
+    """How long ago a timer breached, worded as console.js words it when a countdown passes zero."""
+    if due is None or due > now:
+        return "Breached"
+    if (now - due).total_seconds() < 60:
+        return "Breached just now"
+    return f"Breached {_duration((now - due).total_seconds())} ago"
+
+
+def _countdown(due: datetime | None, now: datetime, *, breached: bool, at_risk: bool) -> dict[str, str]:
+    """A running timer's level and words: "3h 5m left", or once its due time has passed "Breached 2h ago"."""
+    if breached or (due is not None and due <= now):
+        return {"level": "breached", "countdown": breached_text(due, now)}
+    left = f"{_duration((due - now).total_seconds())} left" if due else ""
+    return {"level": "at_risk" if at_risk else "ok", "countdown": left}
+
+
 def sla_badge(state: SlaState | None, now: datetime) -> dict[str, Any] | None:
     """The timer that matters most now: a breach, else the running one due soonest, else a paused one."""
     if state is None:
@@ -169,7 +193,7 @@ def sla_badge(state: SlaState | None, now: datetime) -> dict[str, Any] | None:
         timer = breached[0]
         return {
             "level": "breached",
-            "text": "Breached",
+            "text": breached_text(timer.due_at, now),
             "due": stamp(timer.due_at) if timer.due_at else "",
             "kind": timer.kind,
             "title": f"{timer.kind.replace('_', ' ')} breached",
@@ -178,9 +202,10 @@ def sla_badge(state: SlaState | None, now: datetime) -> dict[str, Any] | None:
     if running:
         timer = running[0]
         due = timer.due_at or now
+        shown = _countdown(due, now, breached=False, at_risk=timer.at_risk)
         return {
-            "level": "at_risk" if timer.at_risk else "ok",
-            "text": f"{_duration((due - now).total_seconds())} left",
+            "level": shown["level"],
+            "text": shown["countdown"],
             "due": stamp(due),
             "kind": timer.kind,
             "title": f"{timer.kind.replace('_', ' ')} due {stamp(due)[:16].replace('T', ' ')} UTC",
@@ -228,7 +253,11 @@ def _present_on(me: Agent, names: dict[str, str], present: list[Presence]) -> di
     return found
 
 
-def _queue_context(request: Request, who: SignedIn, *, outcomes: list[Any] | None = None) -> dict[str, Any]:
+def _queue_context(
+    request: Request, who: SignedIn, *, outcomes: list[Any] | None = None, next_page: bool = False
+) -> dict[str, Any]:
+    """`next_page`: also the ids at the head of the view's next page, so that a poll tells a ticket that only
+    moved off this page (pushed down by new ones) from one that left the view."""
     desk = wiring.desk()
     console = wiring.console()
     view = query(request, "view") or "open"
@@ -242,7 +271,12 @@ def _queue_context(request: Request, who: SignedIn, *, outcomes: list[Any] | Non
     views = console.views(who.agent)
     title = next((v.label for v in views if v.key == view), "Queue")
     kept = {k: v for k, v in filters.items() if v}
+    next_ids: list[str] = []
+    if next_page and listing.cursor:
+        next_ids = [t.id for t in console.listing(who.agent, view, filters, listing.cursor).tickets]
     return {
+        "server_now": epoch_ms(now),
+        "next_ids": next_ids,
         "view": view,
         "title": title,
         "views": views,
@@ -285,7 +319,7 @@ def queue_page(request: Request) -> Response:
 def queue_rows(request: Request) -> Response:
     """The list's rows and the sidebar's counts, for a poll that saw a change (the page swaps them in)."""
     who = signed_in(request, renew=False)
-    return render(request, "console/rows.html", who, **_queue_context(request, who))
+    return render(request, "console/rows.html", who, **_queue_context(request, who, next_page=True))
 
 
 @console_view
@@ -310,8 +344,40 @@ def bulk(request: Request) -> Response:
         outcomes = wiring.console().bulk(who.agent, action, value, seen)
     except ValidationError as error:
         outcomes = [BulkOutcome(ticket_id="", ref="", ok=False, message=error.message)]
+    if action == "transition":
+        outcomes = _explain_refused_moves(outcomes, value, dict(seen))
     context = _queue_context(request, who, outcomes=outcomes)
     return render(request, "console/queue.html", who, **context)
+
+
+def _either(labels: list[str]) -> str:
+    return labels[0] if len(labels) == 1 else f"{', '.join(labels[:-1])} or {labels[-1]}"
+
+
+def _explain_refused_moves(outcomes: list[BulkOutcome], to: str, versions: dict[str, int]) -> list[BulkOutcome]:
+    """A move a ticket's workflow does not allow, said in the desk's words: the statuses by their labels, where the
+    ticket is and where it can go from there. (The desk's own message names the wanted status by its key.)"""
+    desk = wiring.desk()
+    config = desk.config()
+    wanted = config.status(to).label
+    explained = []
+    for outcome in outcomes:
+        ticket = desk.tickets.get(outcome.ticket_id) if not outcome.ok and outcome.ticket_id else None
+        # Not a move it refused: refused as stale (another version), or for a reason of its own.
+        if ticket is None or ticket.version != versions.get(outcome.ticket_id):
+            explained.append(outcome)
+            continue
+        allowed = allowed_transitions(config, ticket, AGENT)
+        if any(t.to_status == to for t in allowed):
+            explained.append(outcome)
+            continue
+        here = config.status(ticket.status).label
+        message = f"it is already {here}" if ticket.status == to else f"it is {here}, which cannot move to {wanted}"
+        targets = list(dict.fromkeys(config.status(t.to_status).label for t in allowed))
+        onward = f"from {here} it can move to {_either(targets)}" if targets else f"nothing moves it on from {here}"
+        message += f"; {onward}"
+        explained.append(replace(outcome, message=message))
+    return explained
 
 
 @console_view
@@ -324,11 +390,13 @@ def search(request: Request) -> Response:
     config = wiring.desk().config()
     listing = Listing("search", found, {}, None, config)
     names = {a.id: a.name for a in wiring.desk().list_agents()}
-    rows = _rows(listing, names, wiring.desk().clock.now(), {})
+    now = wiring.desk().clock.now()
+    rows = _rows(listing, names, now, {})
     return render(
         request,
         "console/search.html",
         who,
+        server_now=epoch_ms(now),
         q=text,
         rows=rows,
         views=wiring.console().views(who.agent, with_sla=False),
@@ -381,7 +449,7 @@ def _ticket_context(request: Request, who: SignedIn, ticket_id: str, **extra: An
             "due_text": stamp(t.due_at)[:16].replace("T", " ") + " UTC" if t.due_at else "",
             "at_risk": t.at_risk,
             "breached": t.breached,
-            "remaining": _duration(t.remaining.total_seconds()),
+            **_countdown(t.due_at, now, breached=t.breached, at_risk=t.at_risk),
             "met_at": stamp(t.met_at)[:16].replace("T", " ") + " UTC" if t.met_at else "",
         }
         for t in (detail.sla.timers if detail.sla else [])
@@ -424,6 +492,7 @@ def _ticket_context(request: Request, who: SignedIn, ticket_id: str, **extra: An
         "saved": saved,
         "viewers": viewers,
         "seen_at": stamp(now),
+        "server_now": epoch_ms(now),
         "draft": prefill["body"] if prefill else "",
         "draft_kind": ("reply" if prefill["public"] else "note") if prefill else "reply",
         "draft_move": prefill["status"] if prefill else "",
