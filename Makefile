@@ -14,11 +14,12 @@ TEST_WORKERS ?= 2
 PYTEST_XDIST := -n $(TEST_WORKERS) --dist loadfile
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint format typecheck package venv browser clean
+.PHONY: help run test fuzz lint format typecheck package venv browser clean
 
 help:
 	@echo "make run     run the whole desk on http://127.0.0.1:$${PORT:-8000} (moto as AWS, in memory)"
 	@echo "make test    lint, format check, type check and the test suite ($(TEST_WORKERS) workers; browser tests too)"
+	@echo "make fuzz    schemathesis against a local desk with a bigger budget than make test's (FUZZ_EXAMPLES, FUZZ_STEPS)"
 	@echo "make browser install Debian's chromium and chromium-driver for the browser tests, if missing (root)"
 	@echo "make lint    ruff check and ruff format --check"
 	@echo "make format  ruff format and ruff check --fix"
@@ -64,6 +65,12 @@ test: $(STAMP) browser
 	$(BIN)/mypy
 	$(BIN)/pytest $(PYTEST_XDIST); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest: no tests collected"; exit 0; fi; exit $$status
+
+# The fuzz test of `make test` (tests/api/test_fuzz.py) with a longer budget: examples per operation and stateful steps.
+FUZZ_EXAMPLES ?= 100
+FUZZ_STEPS ?= 50
+fuzz: $(STAMP)
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_STEPS=$(FUZZ_STEPS) $(BIN)/pytest -p no:xdist -s -q tests/api/test_fuzz.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -13,13 +13,14 @@ from chalicelib.web import views
 from chalicelib.web.lazy import lazy_module
 
 if TYPE_CHECKING:
-    from chalicelib.web import admin, assets, saved_replies
+    from chalicelib.web import admin, assets, openapi, saved_replies
     from chalicelib.web.console import views as console
 else:  # the console's and the admin pages' modules load on their first request, off every other cold path
     assets = lazy_module("chalicelib.web.assets")
     admin = lazy_module("chalicelib.web.admin")
     saved_replies = lazy_module("chalicelib.web.saved_replies")
     console = lazy_module("chalicelib.web.console.views")
+    openapi = lazy_module("chalicelib.web.openapi")
 
 app = Chalice(app_name="helpdesk")
 PUBLIC_BODY = ["application/json", "application/x-www-form-urlencoded"]
@@ -208,6 +209,11 @@ def update_saved_reply(reply_id: str) -> Response:
 @app.route("/saved-replies/{reply_id}", methods=["DELETE"])
 def delete_saved_reply(reply_id: str) -> Response:
     return saved_replies.delete_reply(request(), reply_id)
+
+
+@app.route("/openapi.json", methods=["GET"])
+def openapi_document() -> Response:
+    return openapi.serve(request())
 
 
 # the agents' console (pages; every unsafe request carries the session's CSRF token) ----------------
