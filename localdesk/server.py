@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import functools
+import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
@@ -13,6 +15,8 @@ from chalice import Chalice
 from chalice.config import Config
 from chalice.local import ChaliceRequestHandler, LocalDevServer, ThreadedHTTPServer
 
+from chalicelib.web.http import error_body
+from infra.gateway import UNKNOWN_ROUTE
 from localdesk.gateway import DeskGateway
 
 
@@ -83,6 +87,19 @@ class SerialRequestHandler(ChaliceRequestHandler):
             )
 
     do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = do_PATCH = do_OPTIONS = _generic_handle
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """A method no route has (TRACE, CONNECT, WebDAV's...) gets the desk's JSON 404, as the deployed API Gateway
+        answers it (no route answers this method on this path), not the standard library's HTML 501 page. Every
+        other error the HTTP layer itself raises keeps its usual answer."""
+        if code != HTTPStatus.NOT_IMPLEMENTED:
+            super().send_error(code, message, explain)
+            return
+        self.close_connection = True
+        body = json.dumps(error_body(UNKNOWN_ROUTE)).encode()
+        self._send_http_response(
+            HTTPStatus.NOT_FOUND, {"Content-Type": "application/json", "Connection": "close"}, body
+        )
 
 
 class LocalHTTPServer(ThreadedHTTPServer):

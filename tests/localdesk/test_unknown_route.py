@@ -121,3 +121,15 @@ def test_over_http_an_unknown_path_is_a_404_that_quotes_no_header(served: str) -
     body = answer.value.read().decode()
     assert json.loads(body) == error_body(UNKNOWN_ROUTE)
     assert "a-secret-agent-token" not in body + str(answer.value.headers)
+
+
+@pytest.mark.parametrize("method", ["TRACE", "CONNECT", "PROPFIND"])
+def test_over_http_a_method_no_route_has_is_the_same_json_404(served: str, method: str) -> None:
+    request = urllib.request.Request(f"{served}/tickets", method=method, headers={"Authorization": TOKEN})
+    with pytest.raises(urllib.error.HTTPError) as answer:
+        urllib.request.urlopen(request, timeout=10)
+    assert answer.value.code == 404
+    assert answer.value.headers["Content-Type"] == "application/json"
+    body = answer.value.read().decode()
+    assert json.loads(body) == error_body(UNKNOWN_ROUTE)
+    assert "a-secret-agent-token" not in body
