@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     import boto3
 
     from chalicelib import wiring
-    from chalicelib.domain.errors import ValidationError
+    from chalicelib.domain.errors import ConflictError, ValidationError
 
     region = args.region or "us-east-1"
     table = args.desk_table or desk_table_of(args.stack, boto3.client("cloudformation", region_name=region))
@@ -47,6 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     except ValidationError as error:
         for field, problem in error.errors.items():
             print(f"{field}: {problem}", file=sys.stderr)
+        return 2
+    except ConflictError as error:
+        print(f"email: {error.message}", file=sys.stderr)
         return 2
     print(f"Created admin {agent.name} <{agent.email}> (id {agent.id}) in {table}.")
     print("Their token, shown only this once; it is stored only as a hash:")

@@ -17,6 +17,7 @@ from pynamodb.expressions.condition import Condition
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.adapters.records import (
+    AgentEmailRecord,
     AgentRecord,
     CommentRecord,
     ConfigRecord,
@@ -28,7 +29,7 @@ from chalicelib.adapters.records import (
     is_condition_failure,
     transaction_connection,
 )
-from chalicelib.domain.agents import Agent
+from chalicelib.domain.agents import Agent, email_taken
 from chalicelib.domain.errors import StaleVersionError
 from chalicelib.domain.tickets import Comment, Ticket, stamp
 from chalicelib.services.ports import (
@@ -460,6 +461,12 @@ class DynamoDeskStore:
         return self._secrets["portal"]
 
     def create_agent(self, agent: Agent, token_hash: str) -> None:
+        """Store a new agent, its token's lookup and its claim on its (normalised) email address, all or
+        nothing. ConflictError (field `email`) if an active agent has the address: the claim's condition
+        catches two creates at once; the Query of the agents' partition catches agents stored before claims
+        existed, which have none."""
+        if any(a.active and a.email == agent.email for a in self.list_agents()):
+            raise email_taken()
         record = AgentRecord(
             pk="agent",
             sk=agent.id,
@@ -470,12 +477,25 @@ class DynamoDeskStore:
             created_at=agent.created_at,
             token_hash=token_hash,
         )
-        with TransactWrite(connection=transaction_connection()) as transaction:
-            transaction.save(record, condition=AgentRecord.sk.does_not_exist())
-            transaction.save(
-                TokenRecord(pk=f"token#{token_hash}", sk="token", agent_id=agent.id),
-                condition=TokenRecord.pk.does_not_exist(),
-            )
+        claim = AgentEmailRecord(pk=_email_key(agent.email), sk="claim", agent_id=agent.id)
+        try:
+            with TransactWrite(connection=transaction_connection()) as transaction:
+                transaction.save(record, condition=AgentRecord.sk.does_not_exist())
+                transaction.save(
+                    TokenRecord(pk=f"token#{token_hash}", sk="token", agent_id=agent.id),
+                    condition=TokenRecord.pk.does_not_exist(),
+                )
+                transaction.save(claim, condition=AgentEmailRecord.pk.does_not_exist())
+        except TransactWriteError as error:
+            if _transaction_condition_failed(error) and self._email_holder(agent.email) not in (None, agent.id):
+                raise email_taken() from error
+            raise
+
+    def _email_holder(self, email: str) -> str | None:
+        try:
+            return AgentEmailRecord.get(_email_key(email), "claim", consistent_read=True).agent_id
+        except DoesNotExist:
+            return None
 
     def get_agent(self, agent_id: str) -> Agent | None:
         try:
@@ -495,13 +515,21 @@ class DynamoDeskStore:
         return agent if agent is not None and agent.active else None
 
     def revoke_agent(self, agent_id: str) -> bool:
+        """Deactivate the agent, drop its token and release its email address (an admin may invite the person
+        again as a new agent), in one transaction."""
         try:
             record = AgentRecord.get("agent", agent_id, consistent_read=True)
         except DoesNotExist:
             return False
+        holds_email = self._email_holder(record.email) == agent_id  # agents stored before claims hold none
         with TransactWrite(connection=transaction_connection()) as transaction:
             transaction.update(record, actions=[AgentRecord.active.set(False)])
             transaction.delete(TokenRecord(pk=f"token#{record.token_hash}", sk="token"))
+            if holds_email:
+                transaction.delete(
+                    AgentEmailRecord(pk=_email_key(record.email), sk="claim"),
+                    condition=AgentEmailRecord.agent_id == agent_id,
+                )
         return True
 
     def set_agent_role(self, agent_id: str, role: str) -> Agent | None:
@@ -532,6 +560,11 @@ class DynamoDeskStore:
             )
             for r in records
         ]
+
+
+def _email_key(email: str) -> str:
+    """The claim's key: the address as the desk normalised it (lower case, trimmed), so case never doubles one."""
+    return f"agent-email#{email}"
 
 
 def _agent(record: AgentRecord) -> Agent:

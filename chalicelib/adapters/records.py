@@ -225,6 +225,18 @@ class TokenRecord(Model):
     agent_id = UnicodeAttribute()
 
 
+class AgentEmailRecord(Model):
+    """pk = "agent-email#<normalised email>", sk = "claim": which agent holds an address (one per address),
+    written in the same transaction as the agent and released when the agent is revoked."""
+
+    class Meta(_Meta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    agent_id = UnicodeAttribute()
+
+
 class IdempotencyRecord(Model):
     """pk = "idem#<sha256 of the key>", sk = "idem"; expires after a day."""
 
@@ -442,6 +454,7 @@ DESK_MODELS: tuple[type[Model], ...] = (
     ConfigRecord,
     AgentRecord,
     TokenRecord,
+    AgentEmailRecord,
     IdempotencyRecord,
     CounterRecord,
     SecretRecord,

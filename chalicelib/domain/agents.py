@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from chalicelib.domain.errors import ValidationError
+from chalicelib.domain.errors import ConflictError, ValidationError
 from chalicelib.domain.tickets import NAME_LIMIT, normalise_email, valid_email
 
 AGENT_ROLES = ("agent", "admin")
+# Joiners that Persian, Indic scripts and emoji sequences need; every other format character is refused.
+_JOINERS = frozenset("\u200c\u200d")
+# Control (Cc), format (Cf: bidi overrides and isolates, zero-width spaces, BOM ...), lone surrogate (Cs),
+# line and paragraph separators (Zl, Zp): invisible or layout-changing characters that spoof a name in a mail
+# header or on a page.
+_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 
 
 @dataclass(frozen=True)
@@ -27,14 +34,36 @@ class Agent:
         return self.role == "admin"
 
 
+def _hidden_character(name: str) -> str | None:
+    """The first character of `name` a reader cannot see or that changes the text around it, as U+XXXX."""
+    for char in name:
+        if char not in _JOINERS and unicodedata.category(char) in _REFUSED_CATEGORIES:
+            return f"U+{ord(char):04X}"
+    return None
+
+
+def agent_name_problem(name: Any) -> str | None:
+    """Why `name` cannot be an agent's name (None if it can); the same rule wherever a name is set."""
+    if not isinstance(name, str) or not name.strip() or len(name) > NAME_LIMIT:
+        return f"must be a single line of 1 to {NAME_LIMIT} characters"
+    hidden = _hidden_character(name)
+    if hidden is not None:
+        return (
+            f"must not contain control, line-break or invisible formatting characters (found {hidden}); "
+            "type the name as it should read"
+        )
+    return None
+
+
 def check_new_agent(raw: dict[str, Any]) -> tuple[str, str, str]:
     """Name, email and role of an agent an admin asked to create."""
     errors: dict[str, str] = {}
     for extra in sorted(set(raw) - {"name", "email", "role"}):
         errors[extra] = "is not a known field"
     name = raw.get("name")
-    if not isinstance(name, str) or not name.strip() or len(name) > NAME_LIMIT or "\n" in name:
-        errors["name"] = f"must be a single line of 1 to {NAME_LIMIT} characters"
+    name_problem = agent_name_problem(name)
+    if name_problem is not None:
+        errors["name"] = name_problem
     email = raw.get("email")
     if not isinstance(email, str) or not valid_email(normalise_email(email)):
         errors["email"] = "must be an email address"
@@ -44,3 +73,11 @@ def check_new_agent(raw: dict[str, Any]) -> tuple[str, str, str]:
     if errors or not isinstance(name, str) or not isinstance(email, str):
         raise ValidationError("the agent cannot be created as sent", errors)
     return name.strip(), normalise_email(email), str(role)
+
+
+def email_taken() -> ConflictError:
+    """What creating an agent with an address an active agent has answers: sign-in by email needs one owner."""
+    return ConflictError(
+        "an active agent has this email address already; use another address, or revoke that agent first",
+        errors={"email": "belongs to an active agent already"},
+    )

@@ -14,6 +14,7 @@ from datetime import date
 from typing import Any
 
 from chalicelib.domain.config import DeskConfig
+from chalicelib.domain.durations import duration_text
 from chalicelib.domain.sla import FIRST_RESPONSE, RESOLUTION
 from chalicelib.domain.stats import (
     ALL,
@@ -73,6 +74,17 @@ def seconds(values: Mapping[int, int], share: float) -> int | None:
     """A percentile of a duration histogram in whole seconds (halves round up), None when it is empty."""
     found = percentile(values, share)
     return None if found is None else math.floor(found + 0.5)
+
+
+def duration_figures(values: Mapping[int, int]) -> dict[str, Any]:
+    """The median and p90 of a histogram in seconds, each with its human form beside it (`median_text`)."""
+    median, p90 = seconds(values, 0.5), seconds(values, 0.9)
+    return {
+        "median_seconds": median,
+        "median_text": duration_text(median),
+        "p90_seconds": p90,
+        "p90_text": duration_text(p90),
+    }
 
 
 def _positive(values: Mapping[int, int]) -> dict[int, int]:
@@ -161,14 +173,13 @@ def ordered_values(config: DeskConfig, dim: str | None, values: Iterable[str], n
 
 def _timer(cells: list[dict[str, int]], timer: str) -> dict[str, Any]:
     met_count, breached_count = _sum(cells, met(timer)), _sum(cells, breached(timer))
-    durations = _merged(cells, duration_prefix(timer))
+    spans = _merged(cells, duration_prefix(timer))
     return {
         "met": met_count,
         "breached": breached_count,
         "compliance_percent": percent(met_count, met_count + breached_count),
-        "measured": sum(durations.values()),
-        "median_seconds": seconds(durations, 0.5),
-        "p90_seconds": seconds(durations, 0.9),
+        "measured": sum(spans.values()),
+        **duration_figures(spans),
     }
 
 
@@ -255,8 +266,7 @@ def time_in_status_report(
                 "label": status.label,
                 "category": status.category,
                 "stays": sum(stays.values()),
-                "median_seconds": seconds(stays, 0.5),
-                "p90_seconds": seconds(stays, 0.9),
+                **duration_figures(stays),
                 "returns": sum(count for (_, target), count in loops.items() if target == key),
             }
         )
@@ -440,11 +450,27 @@ def satisfaction_report(
 
 Table = tuple[list[str], list[list[Any]]]
 
-_FIGURES = ("met", "breached", "compliance_percent", "measured", "median_seconds", "p90_seconds")
+# The human forms sit beside the seconds: a reader sees "3h 5m", a formula still sums the seconds.
+_FIGURES = (
+    "met",
+    "breached",
+    "compliance_percent",
+    "measured",
+    "median_seconds",
+    "median_text",
+    "p90_seconds",
+    "p90_text",
+)
 
 
 def _cells(values: Iterable[Any]) -> list[Any]:
     return ["" if value is None else value for value in values]
+
+
+def _key_cell(key: str) -> str:
+    """A group's key as a table shows it: empty for "no assignee" or "no team", whose label ("Unassigned",
+    "No team") says it plainly; "-" would reach a spreadsheet as the defused text "'-"."""
+    return "" if key == NONE else key
 
 
 def _with_total(report: Mapping[str, Any]) -> list[Mapping[str, Any]]:
@@ -462,7 +488,7 @@ def _sla_tables(report: Mapping[str, Any]) -> dict[str, Table]:
     header.append("breaches")
     rows = []
     for group in _with_total(report):
-        row = [group["key"], group["label"]]
+        row = [_key_cell(group["key"]), group["label"]]
         for timer in TIMERS:
             row += [group[timer][name] for name in _FIGURES]
         row.append(group["breaches"])
@@ -471,7 +497,17 @@ def _sla_tables(report: Mapping[str, Any]) -> dict[str, Table]:
 
 
 def _time_in_status_tables(report: Mapping[str, Any]) -> dict[str, Table]:
-    status_header = ["status", "label", "category", "stays", "median_seconds", "p90_seconds", "returns"]
+    status_header = [
+        "status",
+        "label",
+        "category",
+        "stays",
+        "median_seconds",
+        "median_text",
+        "p90_seconds",
+        "p90_text",
+        "returns",
+    ]
     loop_header = ["from", "from_label", "to", "to_label", "count"]
     return {
         "statuses": (status_header, [_cells(s[name] for name in status_header) for s in report["statuses"]]),
@@ -486,7 +522,7 @@ def _workload_tables(report: Mapping[str, Any]) -> dict[str, Table]:
     days.append(["total", totals["arrivals"], totals["resolutions"], totals["reopened"]])
     open_now = report["open_now"]
     open_rows = [
-        _cells([dim, item["key"], item["label"], item["open"]])
+        _cells([dim, _key_cell(item["key"]), item["label"], item["open"]])
         for dim, items in (("assignee", open_now["by_assignee"]), ("team", open_now["by_team"]))
         for item in items
     ]
@@ -502,7 +538,7 @@ def _satisfaction_tables(report: Mapping[str, Any]) -> dict[str, Table]:
     header += [f"rating_{n}" for n in ratings]
     rows = [
         _cells(
-            [g["key"], g["label"], g["sent"], g["answered"], g["response_rate_percent"], g["average"]]
+            [_key_cell(g["key"]), g["label"], g["sent"], g["answered"], g["response_rate_percent"], g["average"]]
             + [g["distribution"].get(str(n), 0) for n in ratings]
         )
         for g in groups
@@ -515,7 +551,7 @@ def _satisfaction_tables(report: Mapping[str, Any]) -> dict[str, Table]:
                 c["ref"],
                 c["ticket_id"],
                 c["rating"],
-                c["group"]["key"] if c["group"] else None,
+                _key_cell(c["group"]["key"]) if c["group"] else None,
                 c["answered_at"],
                 c["comment"],
             ]

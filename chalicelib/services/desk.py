@@ -17,6 +17,7 @@ from chalicelib.domain import sla
 from chalicelib.domain import tickets as rules
 from chalicelib.domain.agents import Agent, check_new_agent
 from chalicelib.domain.config import DeskConfig, Transition, default_config, parse_config
+from chalicelib.domain.durations import duration_text
 from chalicelib.domain.errors import (
     AuthenticationError,
     ConflictError,
@@ -578,6 +579,7 @@ class Desk:
                 elif any(v.at_risk for v in views):
                     at_risk += 1
             oldest = min(created for _, _, created in tickets)
+            age = int((now - oldest).total_seconds())
             totals["open"] += len(tickets)
             totals["at_risk"] += at_risk
             totals["breached"] += breached
@@ -589,7 +591,8 @@ class Desk:
                     "count": len(tickets),
                     "by_priority": counts,
                     "oldest_created_at": oldest,
-                    "oldest_age_seconds": int((now - oldest).total_seconds()),
+                    "oldest_age_seconds": age,
+                    "oldest_age_text": duration_text(age),
                     "at_risk": at_risk,
                     "breached": breached,
                 }

@@ -6,6 +6,7 @@ import copy
 from typing import Any
 
 import boto3
+import pytest
 from boto3.dynamodb.conditions import Key
 
 from chalicelib.domain.config import shipped_document
@@ -171,6 +172,27 @@ def test_bad_agent_requests_are_refused_clearly(api: Api) -> None:
     code, answer = api.json("POST", "/admin/agents", {"name": "", "email": "nope", "role": "boss"})
     assert code == 422
     assert set(answer["error"]["errors"]) == {"name", "email", "role"}
+
+
+@pytest.mark.parametrize(
+    ("name", "named"),
+    [("Sam\tAgent", "U+0009"), ("Sam\x00", "U+0000"), ("\x1b[31mSam", "U+001B"), ("Sam \u202egnp.exe", "U+202E")],
+)
+def test_an_agent_name_with_a_control_or_bidi_character_is_refused_with_422(api: Api, name: str, named: str) -> None:
+    code, answer = api.json("POST", "/admin/agents", {"name": name, "email": "sam@example.org"})
+
+    assert code == 422, answer
+    assert set(answer["error"]["errors"]) == {"name"}
+    assert named in answer["error"]["errors"]["name"]
+    assert "sam@example.org" not in {a["email"] for a in api.json("GET", "/admin/agents")[1]["agents"]}
+
+
+@pytest.mark.parametrize("name", ["Zoë Ångström", "李雷", "محمد"])
+def test_agent_names_in_any_script_are_accepted(api: Api, name: str) -> None:
+    code, created = api.json("POST", "/admin/agents", {"name": name, "email": "sam@example.org"})
+
+    assert code == 201, created
+    assert created["agent"]["name"] == name
 
 
 def test_assigning_to_an_unknown_or_revoked_agent_is_refused(api: Api) -> None:

@@ -131,6 +131,7 @@ def test_the_backlog_counts_open_tickets_per_status_and_priority_with_the_oldest
     assert submitted["status"] == "submitted"
     assert submitted["by_priority"] == {"critical": 1, "high": 0, "medium": 1, "low": 0}
     assert submitted["oldest_age_seconds"] == 3 * 3600
+    assert submitted["oldest_age_text"] == "3h"
     assert first["id"]
 
 

@@ -155,8 +155,29 @@ def timer(met: int, breached: int, percent: float | None, measured: int, median:
         "compliance_percent": percent,
         "measured": measured,
         "median_seconds": median,
+        "median_text": TEXT[median],
         "p90_seconds": p90,
+        "p90_text": TEXT[p90],
     }
+
+
+# The human form beside each duration in the answers below, written out.
+TEXT = {
+    None: None,
+    3600: "1h",
+    10800: "3h",
+    12600: "3h 30m",
+    16560: "4h 36m",
+    17100: "4h 45m",
+    18000: "5h",
+    19800: "5h 30m",
+    20880: "5h 48m",
+    21600: "6h",
+    22500: "6h 15m",
+    25200: "7h",
+    27900: "7h 45m",
+    30600: "8h 30m",
+}
 
 
 NO_TIMER = timer(0, 0, None, 0, None, None)
@@ -281,7 +302,9 @@ def test_time_in_status_dwell_and_rework_loops(api: Api, week: Week) -> None:
         "category": "new",
         "stays": 4,
         "median_seconds": 3600,
+        "median_text": "1h",
         "p90_seconds": 22500,
+        "p90_text": "6h 15m",
         "returns": 0,
     }
     # in progress: T1 10,800 3,600 3,600 and T2 7,200 7,200 -> 3,600 3,600 7,200 7,200 10,800: median 7,200,
@@ -290,9 +313,11 @@ def test_time_in_status_dwell_and_rework_loops(api: Api, week: Week) -> None:
     assert (rows["in_progress"]["p90_seconds"], rows["in_progress"]["returns"]) == (9360, 3)
     # waiting: T2's 86,400 (Mon 3 h, Tue 8, Wed 8, Thu 5).
     assert (rows["waiting_on_requester"]["stays"], rows["waiting_on_requester"]["median_seconds"]) == (1, 86400)
+    assert rows["waiting_on_requester"]["median_text"] == "1d"
     # resolved and left again: T1 14,400 and 3,600 -> median 9,000, p90 3,600 + 0.9 x 10,800 = 13,320.
     assert (rows["resolved"]["stays"], rows["resolved"]["median_seconds"]) == (2, 9000)
     assert (rows["resolved"]["p90_seconds"], rows["resolved"]["returns"]) == (13320, 2)
+    assert (rows["resolved"]["median_text"], rows["resolved"]["p90_text"]) == ("2h 30m", "3h 42m")
     assert [(loop["from"], loop["to"], loop["count"]) for loop in answer["loops"]] == [
         ("in_progress", "resolved", 2),
         ("resolved", "in_progress", 2),
@@ -387,6 +412,8 @@ def test_queues_show_how_many_open_tickets_are_at_risk_or_breached(api: Api, wee
     (row,) = answer["statuses"]
     assert (row["status"], row["count"], row["at_risk"], row["breached"]) == ("in_progress", 1, 1, 0)
     assert row["oldest_created_at"] == "2026-11-23T09:30:00.000000Z"
+    # Opened Monday 09:30, read Friday 11:00: 4 days 1.5 hours of wall time.
+    assert (row["oldest_age_seconds"], row["oldest_age_text"]) == (4 * 86400 + 5400, "4d 2h")
 
 
 # idempotency -----------------------------------------------------------------------------------------------
@@ -444,6 +471,25 @@ def test_every_report_is_available_as_csv(api: Api, week: Week) -> None:
     assert loops[1][0] == "in_progress"
     _, comments = csv_rows(api, f"/reports/satisfaction?{WEEK}&format=csv&table=comments")
     assert comments[1][-1] == "Sorted in the end, thank you."
+
+
+def test_the_workload_csv_names_unassigned_tickets_plainly(api: Api, stream: Stream) -> None:
+    api.open()
+    stream.drain()
+
+    _, rows = csv_rows(api, "/reports/workload?format=csv&table=open")
+
+    assert rows[0] == ["dimension", "key", "label", "open"]
+    assert rows[1] == ["assignee", "", "Unassigned", "1"]
+    assert not any(cell.startswith("'") for row in rows for cell in row)
+
+
+def test_the_sla_csv_gives_each_duration_in_seconds_and_as_people_read_it(api: Api, week: Week) -> None:
+    _, rows = csv_rows(api, f"/reports/sla?{WEEK}&format=csv")
+    total = dict(zip(rows[0], rows[-1], strict=True))
+
+    assert (total["first_response_median_seconds"], total["first_response_median_text"]) == ("3600", "1h")
+    assert (total["resolution_p90_seconds"], total["resolution_p90_text"]) == ("20880", "5h 48m")
 
 
 def test_a_formula_typed_into_a_survey_comment_stays_text_in_the_csv(

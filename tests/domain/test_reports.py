@@ -25,6 +25,24 @@ NOVEMBER = Period(date(2026, 11, 1), date(2026, 11, 30))
 THREE_DAYS = Period(date(2026, 11, 1), date(2026, 11, 3))
 NAMES = {"ag_1": "Zoe Able", "ag_2": "ada Byron", "ag_3": "Ben Carter"}
 COMMON = {"from": "2026-11-01", "to": "2026-11-30", "time_zone": "Europe/London"}
+# The human form of each figure the tests below expect, written out (the rule itself: test_durations.py).
+TEXT = {
+    None: None,
+    10: "10s",
+    11: "11s",
+    30: "30s",
+    90: "2m",
+    120: "2m",
+    246: "4m",
+    264: "4m",
+    600: "10m",
+    1500: "25m",
+    1900: "32m",
+    2000: "33m",
+    3280: "55m",
+    3600: "1h",
+    6480: "1h 48m",
+}
 
 
 def timer(
@@ -36,7 +54,9 @@ def timer(
         "compliance_percent": compliance,
         "measured": measured,
         "median_seconds": median,
+        "median_text": TEXT[median],
         "p90_seconds": p90,
+        "p90_text": TEXT[p90],
     }
 
 
@@ -251,7 +271,9 @@ def test_time_in_status_for_a_type_lists_its_workflow_then_unknown_statuses() ->
             "category": "new",
             "stays": 3,
             "median_seconds": 120,
+            "median_text": "2m",
             "p90_seconds": 264,
+            "p90_text": "4m",
             "returns": 0,
         },
         # [3600, 3600, 7200]: median 3600; p90 at rank 1.8: 3600 + 0.8*3600 = 6480; returns from two loops: 1 + 1
@@ -261,7 +283,9 @@ def test_time_in_status_for_a_type_lists_its_workflow_then_unknown_statuses() ->
             "category": "active",
             "stays": 3,
             "median_seconds": 3600,
+            "median_text": "1h",
             "p90_seconds": 6480,
+            "p90_text": "1h 48m",
             "returns": 2,
         },
         {
@@ -270,7 +294,9 @@ def test_time_in_status_for_a_type_lists_its_workflow_then_unknown_statuses() ->
             "category": "waiting",
             "stays": 1,
             "median_seconds": 600,
+            "median_text": "10m",
             "p90_seconds": 600,
+            "p90_text": "10m",
             "returns": 2,
         },
         {
@@ -279,7 +305,9 @@ def test_time_in_status_for_a_type_lists_its_workflow_then_unknown_statuses() ->
             "category": "done",
             "stays": 0,
             "median_seconds": None,
+            "median_text": None,
             "p90_seconds": None,
+            "p90_text": None,
             "returns": 0,
         },
         # not configured: its key as label, and the category config.status() gives an unknown status
@@ -289,7 +317,9 @@ def test_time_in_status_for_a_type_lists_its_workflow_then_unknown_statuses() ->
             "category": "active",
             "stays": 1,
             "median_seconds": 10,
+            "median_text": "10s",
             "p90_seconds": 10,
+            "p90_text": "10s",
             "returns": 0,
         },
     ]
@@ -624,7 +654,16 @@ def test_sla_table_has_a_row_per_group_then_the_total() -> None:
     found = tables("sla", report)
     assert list(found) == ["groups"]
     header, rows = found["groups"]
-    figures = ["met", "breached", "compliance_percent", "measured", "median_seconds", "p90_seconds"]
+    figures = [
+        "met",
+        "breached",
+        "compliance_percent",
+        "measured",
+        "median_seconds",
+        "median_text",
+        "p90_seconds",
+        "p90_text",
+    ]
     assert header == [
         "group",
         "label",
@@ -633,24 +672,34 @@ def test_sla_table_has_a_row_per_group_then_the_total() -> None:
         "breaches",
     ]
     assert rows == [
-        ["high", "High", 3, 1, 75.0, 3, 120, 264, 1, 2, 33.3, 1, 3600, 3600, 3],
-        ["low", "Low", 1, 0, 100.0, 1, 30, 30, 2, 0, 100.0, 2, 1500, 1900, 0],
-        ["all", "All tickets", 4, 1, 80.0, 4, 90, 246, 3, 2, 60.0, 3, 2000, 3280, 3],
+        ["high", "High", 3, 1, 75.0, 3, 120, "2m", 264, "4m", 1, 2, 33.3, 1, 3600, "1h", 3600, "1h", 3],
+        ["low", "Low", 1, 0, 100.0, 1, 30, "30s", 30, "30s", 2, 0, 100.0, 2, 1500, "25m", 1900, "32m", 0],
+        ["all", "All tickets", 4, 1, 80.0, 4, 90, "2m", 246, "4m", 3, 2, 60.0, 3, 2000, "33m", 3280, "55m", 3],
     ]
 
 
 def test_an_empty_sla_table_has_the_total_with_empty_cells_for_none() -> None:
     _, rows = tables("sla", sla_report(CONFIG, NOVEMBER, None, [], NAMES))["groups"]
-    assert rows == [["all", "All tickets", 0, 0, "", 0, "", "", 0, 0, "", 0, "", "", 0]]
+    assert rows == [["all", "All tickets", 0, 0, "", 0, "", "", "", "", 0, 0, "", 0, "", "", "", "", 0]]
 
 
 def test_time_in_status_tables() -> None:
     found = tables("time-in-status", time_in_status_report(CONFIG, NOVEMBER, "question", STATUS_ROWS))
     assert list(found) == ["statuses", "loops"]
     header, rows = found["statuses"]
-    assert header == ["status", "label", "category", "stays", "median_seconds", "p90_seconds", "returns"]
-    assert rows[0] == ["submitted", "Submitted", "new", 3, 120, 264, 0]
-    assert rows[3] == ["resolved", "Resolved", "done", 0, "", "", 0]
+    assert header == [
+        "status",
+        "label",
+        "category",
+        "stays",
+        "median_seconds",
+        "median_text",
+        "p90_seconds",
+        "p90_text",
+        "returns",
+    ]
+    assert rows[0] == ["submitted", "Submitted", "new", 3, 120, "2m", 264, "4m", 0]
+    assert rows[3] == ["resolved", "Resolved", "done", 0, "", "", "", "", 0]
     header, rows = found["loops"]
     assert header == ["from", "from_label", "to", "to_label", "count"]
     assert rows[0] == ["in_progress", "In progress", "waiting_on_requester", "Waiting on requester", 2]
@@ -672,7 +721,7 @@ def test_workload_tables() -> None:
     )
     assert found["open"] == (
         ["dimension", "key", "label", "open"],
-        [["assignee", "ag_1", "Zoe Able", 2], ["assignee", "-", "Unassigned", 1], ["team", "-", "No team", 3]],
+        [["assignee", "ag_1", "Zoe Able", 2], ["assignee", "", "Unassigned", 1], ["team", "", "No team", 3]],
     )
 
 
@@ -698,14 +747,14 @@ def test_satisfaction_tables() -> None:
     ]
     assert rows == [
         ["support", "Support", 4, 3, 75.0, 5.33, 0, 0, 0, 1, 1, 1],
-        ["-", "No team", 2, 0, 0.0, "", 0, 0, 0, 0, 0, 0],
+        ["", "No team", 2, 0, 0.0, "", 0, 0, 0, 0, 0, 0],
         ["all", "All tickets", 6, 3, 50.0, 5.33, 0, 0, 0, 1, 1, 1],
     ]
     header, rows = found["comments"]
     assert header == ["day", "ref", "ticket_id", "rating", "group", "answered_at", "comment"]
     assert rows == [
         ["2026-11-02", "HD-1", "t1", 4, "support", "2026-11-02T10:00:00Z", "Quick, thanks"],
-        ["2026-11-02", "HD-2", "t2", "", "-", "2026-11-03T10:00:00Z", '=HYPERLINK("http://x")'],
+        ["2026-11-02", "HD-2", "t2", "", "", "2026-11-03T10:00:00Z", '=HYPERLINK("http://x")'],
     ]
 
 

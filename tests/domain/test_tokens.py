@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from chalicelib.domain.errors import AuthenticationError
 from chalicelib.domain.tokens import hash_agent_token, new_agent_token, sign_link, verify_link
@@ -104,3 +106,94 @@ def test_new_agent_tokens_are_prefixed_and_unguessable() -> None:
     assert first.startswith("hd_")
     assert first != second
     assert len(first) >= 40
+
+
+# one spelling per token --------------------------------------------------------------------------------
+
+
+def _with_expiry(token: str, expiry: str) -> str:
+    subject, _expires, mac = token.split(".")
+    return f"{subject}.{expiry}.{mac}"
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    ["0{}", "00{}", "+{}", " {}", "{} ", "\t{}", "{}\n", "-0{}", "١٢٣"],
+)
+def test_an_expiry_spelled_otherwise_than_it_was_signed_is_refused(spelling: str) -> None:
+    token = _token()
+    expires = token.split(".")[1]
+    altered = _with_expiry(token, spelling.format(expires))
+
+    with pytest.raises(AuthenticationError, match="not valid"):
+        verify_link(SECRET, "portal", altered, NOW)
+
+
+def test_an_expiry_with_digit_group_underscores_is_refused() -> None:
+    token = _token()
+    expires = token.split(".")[1]
+    grouped = f"{expires[:-3]}_{expires[-3:]}"
+    assert int(grouped) == int(expires)  # Python's int() would take it as the same number
+
+    with pytest.raises(AuthenticationError, match="not valid"):
+        verify_link(SECRET, "portal", _with_expiry(token, grouped), NOW)
+
+
+def test_an_expiry_in_other_scripts_digits_is_refused() -> None:
+    token = _token()
+    expires = token.split(".")[1]
+    arabic_indic = "".join(chr(0x0660 + int(d)) for d in expires)
+    assert int(arabic_indic) == int(expires)
+
+    with pytest.raises(AuthenticationError, match="not valid"):
+        verify_link(SECRET, "portal", _with_expiry(token, arabic_indic), NOW)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.characters(codec="utf-8"), min_size=0, max_size=16))
+def test_only_the_canonical_expiry_text_verifies(expiry: str) -> None:
+    token = _token()
+    canonical = token.split(".")[1]
+    candidate = _with_expiry(token, expiry)
+    if expiry == canonical:
+        assert verify_link(SECRET, "portal", candidate, NOW) == "t_01HZX"
+    else:
+        with pytest.raises(AuthenticationError, match="not valid"):
+            verify_link(SECRET, "portal", candidate, NOW)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(min_value=0, max_value=10**11), st.sampled_from(["0", "00", "+", " ", "\u0660"]))
+def test_a_signed_expiry_with_any_padding_is_refused(seconds: int, pad: str) -> None:
+    expires_at = datetime.fromtimestamp(seconds, tz=UTC)
+    token = sign_link(SECRET, "portal", "t_1", expires_at)
+    subject, expires, mac = token.split(".")
+
+    assert verify_link(SECRET, "portal", token, datetime.fromtimestamp(0, tz=UTC)) == "t_1"
+    with pytest.raises(AuthenticationError, match="not valid"):
+        verify_link(SECRET, "portal", f"{subject}.{pad}{expires}.{mac}", NOW)
+
+
+@pytest.mark.parametrize("subject", ["", "t.1", "t\n1", "t 1", "zoë", "a" * 129])
+def test_a_subject_that_would_make_the_token_ambiguous_is_never_signed(subject: str) -> None:
+    with pytest.raises(ValueError, match="URL-safe"):
+        sign_link(SECRET, "portal", subject, EXPIRES)
+
+
+@pytest.mark.parametrize("wrap", [" {}", "{} ", "{}\n", "{}=", "{}A", "A{}"])
+def test_a_token_with_anything_around_or_added_to_its_mac_is_refused(wrap: str) -> None:
+    subject, expires, mac = _token().split(".")
+
+    with pytest.raises(AuthenticationError, match="not valid"):
+        verify_link(SECRET, "portal", f"{subject}.{expires}.{wrap.format(mac)}", NOW)
+
+
+@pytest.mark.parametrize("token", [" {}", "{} ", "{}\r\n", "\ud800{}", "{}\ud800"])
+def test_a_token_with_stray_characters_around_it_is_refused_not_an_error(token: str) -> None:
+    with pytest.raises(AuthenticationError, match="not valid"):
+        verify_link(SECRET, "portal", token.format(_token()), NOW)
+
+
+def test_an_agent_token_with_a_lone_surrogate_hashes_instead_of_failing() -> None:
+    assert len(hash_agent_token("hd_\ud800")) == 64
+    assert hash_agent_token("hd_zoë") == hash_agent_token("hd_zoë")
