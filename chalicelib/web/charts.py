@@ -8,6 +8,8 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from html import escape
 
+from chalicelib.domain.durations import duration_text
+
 # What the page's stylesheet may style (a rule on a class wins over the presentation attributes below).
 CLASSES = {
     "chart": "every chart's <svg>, with chart-bars, chart-stacked or chart-lines for its kind",
@@ -68,21 +70,8 @@ Format = Callable[[float], str]
 
 
 def human_duration(seconds: float) -> str:
-    """45s, 12m, 3h 20m, 2d 4h: a duration at the precision a glance needs, rounded at its last unit."""
-    if not math.isfinite(seconds):
-        return "n/a"
-    if seconds < 0:
-        return "-" + human_duration(-seconds)
-    if seconds < 59.5:
-        return f"{round(seconds)}s"
-    minutes = round(seconds / 60)
-    if minutes < 60:
-        return f"{minutes}m"
-    if minutes < 24 * 60:
-        hours, rest = divmod(minutes, 60)
-        return f"{hours}h {rest}m" if rest else f"{hours}h"
-    days, hours = divmod(round(seconds / 3600), 24)
-    return f"{days}d {hours}h" if hours else f"{days}d"
+    """45s, 12m, 3h 20m, 2d 4h: the figure the reports' JSON gives as `*_text` (one rule for both)."""
+    return duration_text(seconds) or "n/a"
 
 
 def compact_number(value: float) -> str:

@@ -9,7 +9,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from chalicelib.domain.agents import Agent
+from chalicelib.domain.agents import Agent, email_taken
 from chalicelib.domain.errors import StaleVersionError
 from chalicelib.domain.history import HistoryEvent
 from chalicelib.domain.sla import Tracker
@@ -145,6 +145,8 @@ class FakeDeskStore:
         agent_key, token_key = ("agent", agent.id), (f"token#{token_hash}", "token")
         if agent_key in self.items or token_key in self.items:
             raise ConditionFailed(f"agent {agent.id} or its token already exists")
+        if any(pk == "agent" and i.get("active") and i["email"] == agent.email for (pk, _), i in self.items.items()):
+            raise email_taken()  # as the store's claim on the address does
         self.items[agent_key] = {
             "name": agent.name,
             "email": agent.email,
