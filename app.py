@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-from chalice.app import Chalice, CloudWatchEvent, DynamoDBEvent, Rate, Request, Response
+from chalice.app import Chalice, CloudWatchEvent, DynamoDBEvent, Rate, Request, Response, SNSEvent
 
 from chalicelib import jobs, stream
 from chalicelib.adapters.settings import tickets_stream_arn
@@ -284,6 +284,14 @@ def console_settings() -> Response:
     return console.save_settings(request())
 
 
+app.api.binary_types.append(views.RAW_MAIL)  # the original messages are downloaded as sent (8-bit parts too)
+
+
+@app.route("/console/tickets/{ticket_id}/messages/{message_id}", methods=["GET"])
+def original_message(ticket_id: str, message_id: str) -> Response:
+    return views.original_message(request(), ticket_id, message_id)
+
+
 @app.route("/console/tickets/{ticket_id}", methods=["GET"])
 def console_ticket(ticket_id: str) -> Response:
     return console.ticket_page(request(), ticket_id)
@@ -392,3 +400,10 @@ def survey_sender(event: CloudWatchEvent) -> dict[str, Any]:
 def outbox_retry(event: CloudWatchEvent) -> dict[str, Any]:
     """Sends again, with back-off, the mail SES did not take; gives up visibly after a bounded number of tries."""
     return jobs.run("outbox_retry")
+
+
+# A placeholder the package replaces with the stack's topic, which SES notifies once it has stored a message in S3.
+@app.on_sns_message(topic="arn:aws:sns:us-east-1:000000000000:helpdesk-inbound-mail-unset", name="inbound_mail")
+def inbound_mail(event: SNSEvent) -> dict[str, Any]:
+    """A message SES received for the desk's address: read from S3 and handed to the inbound service, once."""
+    return lazy_module("chalicelib.inbound_entry").inbound_mail(event.message)  # type: ignore[no-any-return]

@@ -74,7 +74,14 @@ def mail() -> tuple[Postman, Notifier]:
         built = desk()
         mailer = SesMailer(config.region, config.ses_configuration_set)
         postman = Postman(
-            DynamoOutboxStore(), mailer, TemplateComposer(), built.clock, config.sender_email, on_sent=_on_sent
+            DynamoOutboxStore(),
+            mailer,
+            TemplateComposer(),
+            built.clock,
+            config.sender_email,
+            on_sent=_on_sent,
+            inbound_address=config.inbound_address,
+            secret=built.store.signing_secret,
         )
         links = Links(config.public_url or LOCAL_URL, built.store.signing_secret, built.clock)
         _mail = (postman, Notifier(built.store, postman, links))

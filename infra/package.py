@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.adapters.settings import STREAM_PLACEHOLDER
-from infra import bundle, gateway
+from infra import bundle, gateway, inbound
 
 Json = dict[str, Any]
 
@@ -40,10 +40,15 @@ FUNCTION_ENVIRONMENT: Json = {
     "HELPDESK_TICKETS_STREAM_ARN": {"Fn::GetAtt": ["TicketsTable", "StreamArn"]},
     "HELPDESK_SENDER_EMAIL": {"Ref": "SenderEmail"},
     "HELPDESK_SES_CONFIGURATION_SET": {"Ref": MAIL_CONFIGURATION_SET},
+    **inbound.function_environment(),
 }
 # Also set on every function, to a value that depends on the function (see public_url).
 PUBLIC_URL_VARIABLE = "HELPDESK_PUBLIC_URL"
-PACKAGED_VARIABLES = {*FUNCTION_ENVIRONMENT, PUBLIC_URL_VARIABLE}
+# A stage may name its inbound address: it becomes the InboundAddress parameter's default (see inbound_address).
+PACKAGED_VARIABLES = {*FUNCTION_ENVIRONMENT, PUBLIC_URL_VARIABLE} - {inbound.ADDRESS_VARIABLE}
+# The function SES's notifications reach (app.py's `inbound_mail`), and the topic it names there.
+INBOUND_FUNCTION = "InboundMail"
+INBOUND_TOPIC_PLACEHOLDER = inbound.TOPIC_PLACEHOLDER
 LOG_RETENTION_DAYS = 30
 # The only stream the app reads; app.py names it STREAM_PLACEHOLDER when packaged (HELPDESK_TICKETS_STREAM_ARN unset).
 STREAM_TABLE = "TicketsTable"
@@ -105,6 +110,7 @@ def deploy_conditions() -> Json:
         "HasAlarmTopic": {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmTopicArn"}, ""]}]},
         "HasAlertEmail": {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlertEmail"}, ""]}]},
         "HasPublicUrl": {"Fn::Not": [{"Fn::Equals": [{"Ref": "PublicUrl"}, ""]}]},
+        **inbound.conditions(),
     }
 
 
@@ -204,6 +210,7 @@ def deploy_outputs() -> Json:
         "StreamDeadLetterQueueUrl": {"Value": {"Ref": DEAD_LETTER_QUEUE}},
         "MailConfigurationSetName": {"Value": {"Ref": MAIL_CONFIGURATION_SET}},
         "MailEventsTopicArn": {"Value": {"Ref": MAIL_EVENTS_TOPIC}},
+        **inbound.outputs(),
     }
 
 
@@ -361,13 +368,53 @@ def _stream_events(function: Json) -> Iterator[tuple[str, Json]]:
             yield name, event
 
 
+def _topic_events(function: Json) -> Iterator[tuple[str, Json]]:
+    for name, event in function.get("Properties", {}).get("Events", {}).items():
+        if event.get("Type") == "SNS":
+            yield name, event
+
+
+def inbound_address(chalice_template: Json) -> str | None:
+    """The stage's HELPDESK_INBOUND_ADDRESS (.chalice/config.json), as Chalice gave it to the inbound function."""
+    function = chalice_template["Resources"].get(INBOUND_FUNCTION, {})
+    value = function.get("Properties", {}).get("Environment", {}).get("Variables", {}).get(inbound.ADDRESS_VARIABLE)
+    return value if isinstance(value, str) and value else None
+
+
+def _inbound_role(chalice_template: Json) -> str:
+    function = chalice_template["Resources"].get(INBOUND_FUNCTION)
+    if function is None or function.get("Type") != FUNCTION:
+        raise PackagingError(f"the app has no function {INBOUND_FUNCTION} (app.py's inbound_mail) for SES's mail")
+    role = function["Properties"].get("Role")
+    if not (isinstance(role, dict) and isinstance(role.get("Fn::GetAtt"), list)):
+        raise PackagingError(f"{INBOUND_FUNCTION} has a role this package does not manage: {role!r}")
+    name: str = role["Fn::GetAtt"][0]
+    others = [
+        n
+        for n, f in _resources_of(chalice_template, FUNCTION)
+        if n != INBOUND_FUNCTION and f["Properties"].get("Role") == role
+    ]
+    if others:
+        raise PackagingError(f"{INBOUND_FUNCTION} shares its role with {', '.join(others)}: only it may read raw mail")
+    return name
+
+
 def build_overlay(chalice_template: Json, infra: Json, policy: Json) -> Json:
     """The template to merge into Chalice's: the tables, the deploy resources, and the wiring of each function."""
-    resources: Json = {**copy.deepcopy(infra["Resources"]), **deploy_resources()}
+    resources: Json = {
+        **copy.deepcopy(infra["Resources"]),
+        **deploy_resources(),
+        **inbound.resources(_inbound_role(chalice_template)),
+    }
     clashes = sorted(set(resources) & set(chalice_template["Resources"]))
     if clashes:
         raise PackagingError(f"Chalice's template already has {', '.join(clashes)}: rename the handler or the resource")
-    parameters = {**copy.deepcopy(infra.get("Parameters", {})), **deploy_parameters(), **gateway.stage_parameters()}
+    parameters = {
+        **copy.deepcopy(infra.get("Parameters", {})),
+        **deploy_parameters(),
+        **inbound.parameters(inbound_address(chalice_template)),
+        **gateway.stage_parameters(),
+    }
     conditions = {**copy.deepcopy(infra.get("Conditions", {})), **deploy_conditions()}
     problems = policy_problems(policy, set(resources) | set(parameters))
     if problems:
@@ -398,6 +445,10 @@ def build_overlay(chalice_template: Json, infra: Json, policy: Json) -> Json:
             stream = {"Stream": {"Fn::GetAtt": [STREAM_TABLE, "StreamArn"]}}
             events[event_name] = {"Properties": {**stream, **copy.deepcopy(STREAM_FAILURE_HANDLING)}}
             streams += 1
+        for event_name, event in _topic_events(function):
+            if (name, event["Properties"].get("Topic")) != (INBOUND_FUNCTION, INBOUND_TOPIC_PLACEHOLDER):
+                raise PackagingError(f"{name}.{event_name} listens to a topic this package does not know")
+            events[event_name] = {"Properties": {"Topic": {"Ref": inbound.TOPIC}}}
         if events:
             properties["Events"] = events
         resources[name] = {"Properties": properties}
@@ -480,6 +531,15 @@ def template_problems(template: Json) -> list[str]:
                 for key, value in STREAM_FAILURE_HANDLING.items()
                 if props.get(key) != value
             ]
+        for event_name, event in _topic_events(function):
+            if event["Properties"].get("Topic") != {"Ref": inbound.TOPIC}:
+                problems.append(f"{name}.{event_name}: listens to {event['Properties'].get('Topic')!r}")
+    raw_mail = {"Fn::Sub": f"${{{inbound.BUCKET}.Arn}}/{inbound.PREFIX}*"}
+    for name, policy in _resources_of(template, "AWS::IAM::Policy"):
+        for statement in _statements(policy["Properties"]["PolicyDocument"]):
+            actions = [str(a).lower() for a in _as_list(statement.get("Action", []))]
+            problems += [f"{name}: grants {a}" for a in actions if a in FORBIDDEN_ACTIONS or a != "s3:getobject"]
+            problems += [f"{name}: reads {r!r}" for r in _as_list(statement["Resource"]) if r != raw_mail]
     for name, role in _resources_of(template, ROLE):
         for policy in role["Properties"].get("Policies", []):
             for statement in _statements(policy["PolicyDocument"]):
@@ -499,6 +559,8 @@ def template_problems(template: Json) -> list[str]:
             problems.append(f"{found[0]}: the stage is not throttled as infra/gateway.py says (MethodSettings)")
     if STREAM_PLACEHOLDER in json.dumps(template):
         problems.append("the placeholder stream ARN is still in the template")
+    if INBOUND_TOPIC_PLACEHOLDER in json.dumps(template):
+        problems.append("the placeholder inbound topic ARN is still in the template")
     return problems
 
 

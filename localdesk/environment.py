@@ -16,6 +16,8 @@ DEFAULT_PORT = 8000
 DEFAULT_HOST = "127.0.0.1"
 ANY_ADDRESS = ("0.0.0.0", "::", "")  # noqa: S104 - only ever compared with, never bound by default
 DEFAULT_SENDER = "desk@example.org"  # verified in moto's SES at start; any address works locally
+DEFAULT_INBOUND = "help@desk.example.org"  # the local SMTP server's address, unless the stage or the shell names one
+RAW_MAIL_PREFIX = "inbound/"  # as the deployed receipt rule's S3 action (infra/inbound.py PREFIX)
 MAIL_DIR = PROJECT_DIR / ".localdesk" / "mail"  # where the sent mails go as .eml files, unless HELPDESK_MAIL_DIR
 
 FAKE_AWS = {
@@ -88,6 +90,9 @@ def prepare(environ: MutableMapping[str, str], listen: Listen, stage_variables: 
         environ["HELPDESK_PUBLIC_URL"] = listen.url
     if not environ.get("HELPDESK_SENDER_EMAIL", "").strip():
         environ["HELPDESK_SENDER_EMAIL"] = DEFAULT_SENDER
+    if not environ.get("HELPDESK_INBOUND_ADDRESS", "").strip():
+        environ["HELPDESK_INBOUND_ADDRESS"] = DEFAULT_INBOUND
+    environ["HELPDESK_RAW_MAIL_PREFIX"] = RAW_MAIL_PREFIX
 
 
 def mail_directory(environ: Mapping[str, str] | None = None) -> Path:
@@ -97,8 +102,9 @@ def mail_directory(environ: Mapping[str, str] | None = None) -> Path:
 
 
 def use_tables(environ: MutableMapping[str, str], outputs: dict[str, str]) -> None:
-    """The names CloudFormation (moto) gave the tables, as the deployed stage gets them."""
+    """The names CloudFormation (moto) gave the tables and the raw mail bucket, as the deployed stage gets them."""
     environ["HELPDESK_TICKETS_TABLE"] = outputs["TicketsTableName"]
     environ["HELPDESK_DESK_TABLE"] = outputs["DeskTableName"]
     environ["HELPDESK_EVENTS_TABLE"] = outputs["EventsTableName"]
     environ["HELPDESK_TICKETS_STREAM_ARN"] = outputs["TicketsTableStreamArn"]
+    environ["HELPDESK_RAW_MAIL_BUCKET"] = outputs["RawMailBucketName"]

@@ -12,6 +12,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from localdesk.environment import STAGE, Listen, SetupError, chalice_config, listen_address, prepare, use_tables
+from localdesk.smtp import DEFAULT_SMTP_PORT
 
 if TYPE_CHECKING:
     from chalice import Chalice
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from localdesk.jobs import JobRunner
     from localdesk.mail import MailLog
     from localdesk.server import Gate
+    from localdesk.smtp import InboundDelivery, SMTPListen
     from localdesk.streams import StreamPoller
 
 ADMIN = {"name": "Local admin", "email": "admin@example.org", "role": "admin"}
@@ -39,6 +41,9 @@ class LocalDesk:
         self._serving: threading.Thread | None = None
         self._poller: StreamPoller | None = None
         self._jobs: JobRunner | None = None
+        self._smtp: Any = None
+        self.smtp_listen: SMTPListen | None = None
+        self.inbound: InboundDelivery | None = None
         self.mail_log: MailLog | None = None
 
     def start(self) -> None:
@@ -49,12 +54,14 @@ class LocalDesk:
 
         from chalicelib import wiring
         from chalicelib.adapters.clock import AdjustableClock
+        from chalicelib.adapters.raw_mail import RawMailSettings, RawMailStore
         from infra.tables import create_stack
         from localdesk.jobs import JobRunner
         from localdesk.mail import MailLog
         from localdesk.motofix import install as install_moto_fix
         from localdesk.routes import register_local_routes
         from localdesk.server import Gate, build_server
+        from localdesk.smtp import InboundDelivery, smtp_listen, start_smtp
 
         self._gate = Gate()  # everything that touches moto from another thread takes its turn here
         config = Config(chalice_stage=STAGE, config_from_disk=chalice_config())
@@ -80,10 +87,15 @@ class LocalDesk:
         app = _deployed_app()
         timeout_ms = (config.lambda_timeout or 20) * 1000  # the stage's Lambda timeout, as the jobs get when deployed
         self._jobs = JobRunner.for_app(app, self._gate.turn, now=clock.now, timeout_ms=timeout_ms)
-        register_local_routes(app, clock, self._jobs, self.mail_log)
+        raw_mail = RawMailStore(RawMailSettings.from_env(os.environ), boto3.client("s3", region_name=region))
+        address = os.environ["HELPDESK_INBOUND_ADDRESS"]
+        self.inbound = InboundDelivery.for_app(app, raw_mail, address, self._gate.turn, clock.now)
+        register_local_routes(app, clock, self._jobs, self.mail_log, self.inbound)
         self._poller = stream_poller(app, outputs["TicketsTableStreamArn"], region, self._gate)
         self._poller.start()
         self._jobs.start()
+        self.smtp_listen = smtp_listen(os.environ.get("HELPDESK_SMTP_PORT", ""))
+        self._smtp = start_smtp(self.inbound, self.smtp_listen)
         try:
             self._server = build_server(app, config, self.listen.host, self.listen.port, self._gate)
         except OSError as exc:
@@ -105,6 +117,9 @@ class LocalDesk:
             self._serving.join(0.5)
 
     def stop(self) -> None:
+        if self._smtp is not None:
+            self._smtp.stop()
+            self._smtp = None
         if self._jobs is not None:
             self._jobs.stop()
         if self._poller is not None:
@@ -151,6 +166,11 @@ def banner(desk: LocalDesk, seconds: float) -> str:
     chosen = "from HELPDESK_ADMIN_TOKEN" if os.environ.get("HELPDESK_ADMIN_TOKEN") else "new for this run"
     mail_dir = desk.mail_log.directory if desk.mail_log is not None else "-"
     jobs = desk.jobs_text()
+    address = desk.inbound.address.address if desk.inbound is not None else "-"
+    smtp = desk.smtp_listen
+    smtp_text = f"smtp://{smtp.host}:{smtp.port}" if smtp is not None else "-"
+    if smtp is not None and not smtp.chosen and smtp.port != DEFAULT_SMTP_PORT:
+        smtp_text += f"   ({DEFAULT_SMTP_PORT} is taken: set HELPDESK_SMTP_PORT to choose)"
     return "\n".join(
         [
             "",
@@ -163,6 +183,8 @@ def banner(desk: LocalDesk, seconds: float) -> str:
             f"  Admin token  {token}   ({chosen}; set HELPDESK_ADMIN_TOKEN to choose it)",
             f"  Mail folder  {mail_dir}   (every mail sent, as an .eml file; set HELPDESK_MAIL_DIR to move it)",
             f"  Jobs         {jobs}",
+            f"  Mail in      {address} at {smtp_text}",
+            "               (any mail client, swaks or smtplib; or POST a raw message/rfc822 to /_local/inbound)",
             "",
             "  Try:",
             f'    export TOKEN="{token}"',
@@ -171,6 +193,7 @@ def banner(desk: LocalDesk, seconds: float) -> str:
             f"    curl {url}/_local/outbox                    # the mails sent, newest last",
             f"    curl {url}/_local/jobs                      # the scheduled jobs and their last runs",
             f"    curl -X POST {url}/_local/jobs/stale_sweep  # run one now",
+            f"    curl -X POST -H 'Content-Type: message/rfc822' --data-binary @mail.eml {url}/_local/inbound",
             "",
             "  Ctrl-C to stop.",
             "",

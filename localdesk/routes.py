@@ -10,21 +10,37 @@ from chalice.app import Request
 
 from chalicelib.adapters.clock import AdjustableClock
 from chalicelib.domain.config import parse_duration_minutes
-from chalicelib.domain.errors import MalformedRequestError, NotFoundError
+from chalicelib.domain.errors import MalformedRequestError, NotFoundError, PayloadTooLargeError
 from chalicelib.web.http import handled, json_body, json_response
 from localdesk.jobs import jsonable
 
 if TYPE_CHECKING:
     from localdesk.jobs import JobRunner
     from localdesk.mail import MailLog
+    from localdesk.smtp import InboundDelivery
 
 MAX_ADVANCE = timedelta(days=3650)
 # curl -d labels a body as a form unless told otherwise; these bodies are read as JSON whatever their label.
 BODY_TYPES = ["application/json", "application/x-www-form-urlencoded", "text/plain"]
 ANY_BODY = ["*/*"]  # running a job reads no body, so any label will do
+RAW_MAIL = "message/rfc822"
 
 
-def register_local_routes(app: Chalice, clock: AdjustableClock, jobs: JobRunner, mail_log: MailLog) -> None:
+def _sender_of(raw: bytes) -> str:
+    """The envelope sender SES would have seen: here, the message's own From address."""
+    from email.parser import BytesHeaderParser
+    from email.policy import default
+    from email.utils import parseaddr
+
+    try:
+        return parseaddr(str(BytesHeaderParser(policy=default).parsebytes(raw).get("From", "")))[1]
+    except (ValueError, IndexError, TypeError):
+        return ""
+
+
+def register_local_routes(
+    app: Chalice, clock: AdjustableClock, jobs: JobRunner, mail_log: MailLog, inbound: InboundDelivery | None = None
+) -> None:
     def request() -> Request:
         if app.current_request is None:
             raise RuntimeError("no request outside a route")
@@ -78,6 +94,28 @@ def register_local_routes(app: Chalice, clock: AdjustableClock, jobs: JobRunner,
     @app.route("/_local/outbox", methods=["GET"])
     def local_outbox() -> Response:
         return outbox(request())
+
+    if inbound is None:
+        return
+    delivery = inbound
+    if RAW_MAIL not in app.api.binary_types:
+        app.api.binary_types.append(RAW_MAIL)  # the message's bytes as sent, 8-bit parts included (local app only)
+
+    @handled
+    def receive_mail(request: Request) -> Response:
+        """Delivers a raw message to the desk's address as the SMTP server does (this request holds the gate)."""
+        raw = request.raw_body or b""
+        body = raw.encode() if isinstance(raw, str) else raw
+        if not body.strip():
+            raise MalformedRequestError("send a raw message (Content-Type: message/rfc822) as the body")
+        if len(body) > delivery.max_bytes:
+            raise PayloadTooLargeError(f"the message is over the desk's limit of {delivery.max_bytes} bytes")
+        done = delivery.deliver_now(body, _sender_of(body), [delivery.address.address], "local-http")
+        return json_response(jsonable(done), 202)
+
+    @app.route("/_local/inbound", methods=["POST"], content_types=[RAW_MAIL])
+    def local_inbound() -> Response:
+        return receive_mail(request())
 
 
 def advance_of(body: Any) -> timedelta:

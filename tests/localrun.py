@@ -56,6 +56,7 @@ class LocalRun:
         self._env.update(
             HELPDESK_ADMIN_TOKEN=admin_token, HELPDESK_MAIL_DIR=self.mail_dir, PYTHONUNBUFFERED="1", **(extra_env or {})
         )
+        self._env.setdefault("HELPDESK_SMTP_PORT", str(free_port()))  # runs side by side do not fight over 2525
         self.attempts = 0
         self._start()
 

@@ -331,7 +331,10 @@ def test_bounces_complaints_and_rejects_go_to_a_topic_an_address_may_subscribe_t
     assert props["EventDestination"]["Enabled"] is True
     topic = props["EventDestination"]["SnsDestination"]["TopicARN"]["Ref"]
     assert template["Resources"][topic]["Type"] == "AWS::SNS::Topic"
-    [(_, topic_policy)] = _of_type(template, "AWS::SNS::TopicPolicy")
+    # The mail events topic's own policy (the inbound mail topic has another: see test_inbound_mail_*).
+    [topic_policy] = [
+        p for _, p in _of_type(template, "AWS::SNS::TopicPolicy") if {"Ref": topic} in p["Properties"]["Topics"]
+    ]
     [statement] = topic_policy["Properties"]["PolicyDocument"]["Statement"]
     assert (statement["Principal"], statement["Action"]) == ({"Service": "ses.amazonaws.com"}, "sns:Publish")
     assert topic_policy["Properties"]["Topics"] == [{"Ref": topic}]
@@ -577,3 +580,104 @@ def test_the_stage_is_throttled_and_the_anonymous_mail_routes_more(template: Jso
 def test_a_limit_on_a_route_that_is_gone_is_refused() -> None:
     with pytest.raises(gateway.GatewayError, match="/console/sign-in"):
         gateway.method_settings({"paths": {p: {"post": {}} for p in gateway.ANONYMOUS_POSTS if "sign-in" not in p}})
+
+
+def test_raw_mail_lands_in_an_encrypted_private_bucket_that_forgets_it_in_time(template: Json) -> None:
+    bucket = template["Resources"]["RawMailBucket"]
+    props = bucket["Properties"]
+    [rule] = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in {"AES256", "aws:kms"}
+    assert set(props["PublicAccessBlockConfiguration"].values()) == {True}
+    assert len(props["PublicAccessBlockConfiguration"]) == 4
+    [lifecycle] = props["LifecycleConfiguration"]["Rules"]
+    assert (lifecycle["Status"], lifecycle["Prefix"]) == ("Enabled", "inbound/")
+    assert lifecycle["ExpirationInDays"] == {"Ref": "RawMailRetentionDays"}
+    assert template["Outputs"]["RawMailBucketName"] == {"Value": {"Ref": "RawMailBucket"}}
+
+
+def test_ses_may_write_the_bucket_and_publish_the_topic_only_for_this_accounts_rule(template: Json) -> None:
+    rule_arn = {
+        "Fn::Sub": "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:receipt-rule-set/${InboundRuleSet}"
+        ":receipt-rule/*"
+    }
+    condition = {
+        "StringEquals": {"AWS:SourceAccount": {"Ref": "AWS::AccountId"}},
+        "ArnLike": {"AWS:SourceArn": rule_arn},
+    }
+    bucket_policy = template["Resources"]["RawMailBucketPolicy"]["Properties"]
+    [allow] = [s for s in bucket_policy["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"]
+    assert bucket_policy["Bucket"] == {"Ref": "RawMailBucket"}
+    assert (allow["Principal"], allow["Action"], allow["Condition"]) == (
+        {"Service": "ses.amazonaws.com"},
+        "s3:PutObject",
+        condition,
+    )
+    assert allow["Resource"] == {"Fn::Sub": "${RawMailBucket.Arn}/inbound/*"}
+    topic_policy = template["Resources"]["InboundMailTopicPolicy"]["Properties"]
+    [publish] = topic_policy["PolicyDocument"]["Statement"]
+    assert topic_policy["Topics"] == [{"Ref": "InboundMailTopic"}]
+    assert (publish["Action"], publish["Condition"]) == ("sns:Publish", condition)
+
+
+def test_the_receipt_rule_scans_requires_tls_and_stores_then_notifies_in_one_action(template: Json) -> None:
+    receipt = template["Resources"]["InboundRule"]
+    rule = receipt["Properties"]["Rule"]
+    assert receipt["Properties"]["RuleSetName"] == {"Ref": "InboundRuleSet"}
+    assert template["Resources"]["InboundRuleSet"]["Type"] == "AWS::SES::ReceiptRuleSet"
+    assert (rule["Enabled"], rule["ScanEnabled"], rule["TlsPolicy"]) == (True, True, "Require")
+    assert rule["Recipients"] == [{"Ref": "InboundAddress"}]
+    assert rule["Actions"] == [
+        {
+            "S3Action": {
+                "BucketName": {"Ref": "RawMailBucket"},
+                "ObjectKeyPrefix": "inbound/",
+                "TopicArn": {"Ref": "InboundMailTopic"},
+            }
+        }
+    ]
+    assert set(receipt["DependsOn"]) == {"RawMailBucketPolicy", "InboundMailTopicPolicy"}
+    # the prod stage sets no address: mail in is off until the deployer gives one (MX records first)
+    assert template["Parameters"]["InboundAddress"]["Default"] == ""
+    assert template["Conditions"]["ReceivesMail"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "InboundAddress"}, ""]}]}
+    for name in ("InboundRuleSet", "InboundRule", "RawMailBucketPolicy", "InboundMailTopicPolicy"):
+        assert template["Resources"][name]["Condition"] == "ReceivesMail", name
+    assert template["Outputs"]["InboundRuleSetName"] == {
+        "Condition": "ReceivesMail",
+        "Value": {"Ref": "InboundRuleSet"},
+    }
+
+
+def test_only_the_inbound_function_reads_raw_mail_and_only_under_the_prefix(template: Json, transformed: Json) -> None:
+    function = template["Resources"]["InboundMail"]["Properties"]
+    [event] = function["Events"].values()
+    assert (event["Type"], event["Properties"]["Topic"]) == ("SNS", {"Ref": "InboundMailTopic"})
+    assert function["Environment"]["Variables"]["HELPDESK_RAW_MAIL_BUCKET"] == {"Ref": "RawMailBucket"}
+    assert function["Environment"]["Variables"]["HELPDESK_INBOUND_ADDRESS"] == {"Ref": "InboundAddress"}
+    s3_grants = [
+        (name, s)
+        for name, p in _of_type(transformed, "AWS::IAM::Policy")
+        for s in _as_list(p["Properties"]["PolicyDocument"]["Statement"])
+    ] + [(name, s) for name, s in _statements(transformed) if "s3:" in json.dumps(s.get("Action"))]
+    [(name, statement)] = s3_grants
+    assert transformed["Resources"][name]["Properties"]["Roles"] == [{"Ref": "InboundMailRole"}]
+    assert (statement["Action"], statement["Resource"]) == (
+        "s3:GetObject",
+        {"Fn::Sub": "${RawMailBucket.Arn}/inbound/*"},
+    )
+    [subscription] = [
+        r for _, r in _of_type(transformed, "AWS::SNS::Subscription") if r["Properties"]["Protocol"] == "lambda"
+    ]
+    assert subscription["Properties"]["TopicArn"] == {"Ref": "InboundMailTopic"}
+
+
+def test_a_stage_inbound_address_is_the_parameters_default_not_a_refused_variable() -> None:
+    assert "HELPDESK_INBOUND_ADDRESS" not in package.PACKAGED_VARIABLES
+    assert package.stage_environment_problems("prod") == []
+    overlay_address = package.inbound_address(
+        {
+            "Resources": {
+                "InboundMail": {"Properties": {"Environment": {"Variables": {"HELPDESK_INBOUND_ADDRESS": "a@b.org"}}}}
+            }
+        }
+    )
+    assert overlay_address == "a@b.org"

@@ -95,6 +95,7 @@ def _record(ticket: Ticket) -> TicketRecord:
         assignee=ticket.assignee,
         team=ticket.team,
         last_public_by=ticket.last_public_by,
+        mail_key=ticket.mail_key,
         **_index_keys(ticket),
     )
 
@@ -124,6 +125,7 @@ def ticket_from_record(record: TicketRecord) -> Ticket:
         assignee=record.assignee,
         team=record.team,
         last_public_by=record.last_public_by,
+        mail_key=record.mail_key,
     )
 
 
@@ -137,6 +139,8 @@ def comment_from_record(record: CommentRecord) -> Comment:
         author_id=record.author_id,
         author_name=record.author_name,
         created_at=record.created_at,
+        source=record.source,
+        mail_key=record.mail_key,
     )
 
 
@@ -175,6 +179,8 @@ def _comment_record(comment: Comment) -> CommentRecord:
         author_id=comment.author_id,
         author_name=comment.author_name,
         created_at=comment.created_at,
+        source=comment.source,
+        mail_key=comment.mail_key,
     )
 
 

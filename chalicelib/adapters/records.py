@@ -137,6 +137,7 @@ class TicketRecord(Model):
     closed = UnicodeAttribute(null=True)
     closed_sort = UnicodeAttribute(null=True)
     last_public_by = UnicodeAttribute(null=True)
+    mail_key = UnicodeAttribute(null=True)  # opened by mail: the original message's S3 key
 
     by_status = ByStatus()
     by_state = ByState()
@@ -163,6 +164,8 @@ class CommentRecord(Model):
     author_id = UnicodeAttribute()
     author_name = UnicodeAttribute()
     created_at = UTCDateTimeAttribute()
+    source = UnicodeAttribute(null=True)  # "mail" when it came by mail
+    mail_key = UnicodeAttribute(null=True)  # by mail: the original message's S3 key
 
 
 class SurveyRecord(Model):

@@ -20,6 +20,8 @@ class Settings:
     ses_configuration_set: str | None = None
     session_idle_minutes: int = 30
     session_hours: int = 12
+    # The address the desk receives mail at (SES receipt rule, or the local SMTP server); None: it receives none.
+    inbound_address: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -37,6 +39,7 @@ class Settings:
             ses_configuration_set=env.get("HELPDESK_SES_CONFIGURATION_SET") or None,
             session_idle_minutes=int(env.get("HELPDESK_SESSION_IDLE_MINUTES") or "30"),
             session_hours=int(env.get("HELPDESK_SESSION_HOURS") or "12"),
+            inbound_address=(env.get("HELPDESK_INBOUND_ADDRESS") or "").strip() or None,
         )
 
 

@@ -59,6 +59,8 @@ class Status:
     label: str
     category: str
     description: str = ""
+    # Where a requester's reply (a comment by mail or on the portal page) moves a ticket in this status; None: stays.
+    on_requester_reply: str | None = None
 
     @property
     def is_open(self) -> bool:
@@ -209,6 +211,8 @@ class DeskSettings:
     posts_per_ip_per_hour: int = 60
     portal_comments_per_hour: int = 30
     acknowledgements_per_hour: int = 200
+    # The type a new mail's ticket gets by the local part it was sent to ({"bugs": "defect"}); else default_type.
+    inbound_aliases: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -378,6 +382,7 @@ def parse_config(document: Any) -> DeskConfig:
     priorities = _parse_priorities(c, doc.get("priorities"))
     statuses = _parse_statuses(c, doc.get("statuses"))
     workflows = _parse_workflows(c, doc.get("workflows"), statuses)
+    _check_requester_replies(c, statuses, workflows)
     types = _parse_types(c, doc.get("types"), workflows, teams, priorities)
     sla = _parse_sla(c, doc.get("sla"), priorities)
     desk = _parse_desk(c, doc.get("desk"), types, priorities)
@@ -443,17 +448,24 @@ def _parse_statuses(c: _Checker, value: Any) -> dict[str, Status]:
     keys = []
     for i, raw in enumerate(c.items(value, "statuses")):
         path = f"statuses[{i}]"
-        item = c.obj(raw, path, {"key", "label", "category", "description"}, {"key", "label", "category"})
+        item = c.obj(
+            raw, path, {"key", "label", "category", "description", "on_requester_reply"}, {"key", "label", "category"}
+        )
         key = c.key(item.get("key"), f"{path}.key")
         keys.append((f"{path}.key", key))
         category = item.get("category")
         if category not in CATEGORIES:
             c.fail(f"{path}.category", f"must be one of {', '.join(CATEGORIES)}")
+        on_reply = item.get("on_requester_reply")
+        if on_reply is not None and not isinstance(on_reply, str):
+            c.fail(f"{path}.on_requester_reply", "must be a status key or null")
+            on_reply = None
         statuses[key] = Status(
             key=key,
             label=c.text(item.get("label"), f"{path}.label"),
             category=category if category in CATEGORIES else "active",
             description=c.text(item.get("description"), f"{path}.description", optional=True, limit=500),
+            on_requester_reply=on_reply,
         )
     c.unique(keys, "status")
     return statuses
@@ -504,6 +516,25 @@ def _parse_workflows(c: _Checker, value: Any, statuses: dict[str, Status]) -> di
         c.fail("workflows", "at least one workflow is required")
     c.unique(keys, "workflow")
     return workflows
+
+
+def _check_requester_replies(c: _Checker, statuses: dict[str, Status], workflows: dict[str, Workflow]) -> None:
+    """A status's `on_requester_reply` names another status that every workflow holding it can step to."""
+    for i, status in enumerate(statuses.values()):
+        target = status.on_requester_reply
+        if target is None:
+            continue
+        path = f"statuses[{i}].on_requester_reply"
+        if target not in statuses:
+            c.fail(path, f"unknown status {target!r}")
+        elif target == status.key:
+            c.fail(path, "must name another status")
+        else:
+            for workflow in workflows.values():
+                if status.key in workflow.statuses and not any(
+                    t.from_status == status.key and t.to_status == target for t in workflow.transitions
+                ):
+                    c.fail(path, f"the {workflow.key} workflow has no step from {status.key!r} to {target!r}")
 
 
 def _parse_transitions(c: _Checker, value: Any, path: str, members: list[str]) -> list[Transition]:
@@ -749,8 +780,22 @@ def _parse_desk(c: _Checker, value: Any, types: dict[str, TicketType], prioritie
         "posts_per_ip_per_hour",
         "portal_comments_per_hour",
         "acknowledgements_per_hour",
+        "inbound_aliases",
     }
     item = c.obj(value, "desk", allowed, {"name", "default_type", "default_priority"})
+    aliases: dict[str, str] = {}
+    raw_aliases = item.get("inbound_aliases", {})
+    if not isinstance(raw_aliases, dict):
+        c.fail("desk.inbound_aliases", "must map an address's local part to a ticket type")
+        raw_aliases = {}
+    for local, type_key in raw_aliases.items():
+        path = f"desk.inbound_aliases.{local}"
+        if not re.match(r"^[a-z0-9][a-z0-9._-]{0,63}$", local):
+            c.fail(path, "must be the lower-case local part of an address (before the @)")
+        elif not _known(type_key, types):
+            c.fail(path, f"unknown ticket type {type_key!r}")
+        else:
+            aliases[local] = str(type_key)
     if not _known(item.get("default_type"), types):
         c.fail("desk.default_type", f"unknown ticket type {item.get('default_type')!r}")
     if not _known(item.get("default_priority"), priorities):
@@ -779,6 +824,7 @@ def _parse_desk(c: _Checker, value: Any, types: dict[str, TicketType], prioritie
         acknowledgements_per_hour=c.whole(
             item.get("acknowledgements_per_hour", 200), "desk.acknowledgements_per_hour", 1, 100000
         ),
+        inbound_aliases=aliases,
     )
 
 

@@ -68,6 +68,7 @@ class Ticket:
     first_response_at: datetime | None = None
     comment_count: int = 0
     last_public_by: str | None = None  # who wrote the latest public comment: "agent" or "requester"
+    mail_key: str | None = None  # opened by mail: the S3 key of the original message (agents can download it)
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,11 @@ class Comment:
     author_id: str
     author_name: str
     created_at: datetime
+    source: str | None = None  # MAIL when it came by mail; None: the API, the console or the portal
+    mail_key: str | None = None  # by mail: the S3 key of the original message (agents can download it)
+
+
+MAIL = "mail"
 
 
 @dataclass(frozen=True)
@@ -117,8 +123,13 @@ def valid_email(value: str) -> bool:
     return len(value) <= EMAIL_LIMIT and bool(EMAIL_PATTERN.match(value))
 
 
-def check_submission(config: DeskConfig, raw: dict[str, Any], *, from_form: bool) -> Submission:
-    """Validate what a requester sent to open a ticket; every problem is named by its field."""
+def check_submission(
+    config: DeskConfig, raw: dict[str, Any], *, from_form: bool, from_mail: bool = False
+) -> Submission:
+    """Validate what a requester sent to open a ticket; every problem is named by its field.
+
+    `from_mail`: a mail cannot carry intake fields, so required ones may be missing (the acknowledgement's portal
+    link is where the requester adds them)."""
     errors: dict[str, str] = {}
     allowed = {"type", "subject", "description", "requester_name", "requester_email", "priority", "fields"}
     for name in sorted(set(raw) - allowed):
@@ -157,7 +168,7 @@ def check_submission(config: DeskConfig, raw: dict[str, Any], *, from_form: bool
     if not isinstance(values, dict):
         errors["fields"] = "must be an object"
         values = {}
-    checked = check_fields(ticket_type, values, errors, from_form=from_form, partial=False) if ticket_type else {}
+    checked = check_fields(ticket_type, values, errors, from_form=from_form, partial=from_mail) if ticket_type else {}
 
     if errors or ticket_type is None:
         raise ValidationError("the ticket cannot be opened as sent", errors)
@@ -399,7 +410,15 @@ def check_comment_body(body: Any) -> str:
 
 
 def add_comment(
-    ticket: Ticket, body: str, *, public: bool, actor: Actor, comment_id: str, now: datetime
+    ticket: Ticket,
+    body: str,
+    *,
+    public: bool,
+    actor: Actor,
+    comment_id: str,
+    now: datetime,
+    source: str | None = None,
+    mail_key: str | None = None,
 ) -> tuple[Ticket, Comment]:
     """A public agent comment is a reply and counts as the first response; a requester's is always public."""
     is_public = public or actor.role == REQUESTER
@@ -412,6 +431,8 @@ def add_comment(
         author_id=actor.id,
         author_name=actor.name,
         created_at=now,
+        source=source,
+        mail_key=mail_key,
     )
     first_response = ticket.first_response_at
     if first_response is None and is_public and actor.role == AGENT:

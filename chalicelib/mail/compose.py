@@ -6,13 +6,13 @@ from datetime import datetime
 
 from chalicelib.mail.mime import Envelope, build_message
 from chalicelib.mail.render import render_mail
-from chalicelib.services.mailing import Composed, Letter, Sender
+from chalicelib.services.mailing import ACKNOWLEDGEMENT, Composed, Letter, Sender
 
 
 class TemplateComposer:
     def compose(self, letter: Letter, sender: Sender, date: datetime) -> Composed:
         """ValueError when the letter cannot become a mail (an address SES cannot take)."""
-        mail = render_mail(letter.kind, letter.context)
+        mail = render_mail(letter.kind, letter.context, desk_reads_replies=sender.reads_replies)
         envelope = Envelope(
             sender=sender.address,
             sender_name=sender.name,
@@ -23,5 +23,9 @@ class TemplateComposer:
             thread_key=letter.ticket_id if letter.threaded else None,
             automated=letter.automated,
             list_unsubscribe=letter.unsubscribe_url,
+            reply_to_name=sender.name if sender.reads_replies else "",
+            thread_tag=sender.thread_tag if letter.threaded else None,
+            # The acknowledgement answers what the requester sent (RFC 3834 5.2); the others are generated.
+            auto_replied=letter.kind == ACKNOWLEDGEMENT,
         )
         return Composed(mail.subject, mail.text, mail.html, build_message(envelope, mail, date))

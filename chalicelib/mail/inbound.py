@@ -16,6 +16,7 @@ from email.errors import MessageError
 from typing import TYPE_CHECKING
 
 from chalicelib.domain.errors import MalformedRequestError
+from chalicelib.domain.threading import SENT_MESSAGE_LOCAL
 from chalicelib.domain.tickets import COMMENT_LIMIT, DESCRIPTION_LIMIT, NAME_LIMIT, normalise_email, valid_email
 from chalicelib.mail.mime import header_text
 
@@ -34,7 +35,7 @@ PRECEDENCE_AUTOMATIC = frozenset({"bulk", "junk", "list", "auto_reply"})
 DAEMON_SENDERS = frozenset({"mailer-daemon", "mailerdaemon", "mail-daemon", "postmaster"})
 TEXT_TYPES = ("text/plain", "text/html")
 _MESSAGE_ID = re.compile(r"<([^<>\s]{1,995})>")
-_DESK_ID_LOCAL = re.compile(r"^[0-9a-f]{32}$")  # the local part of every Message-ID mime.py writes
+_DESK_ID_LOCAL = re.compile(r"^[0-9a-f]{32}$")  # the local part of a Message-ID mime.py writes for no one ticket
 _REFERENCE = r"\[\s*({prefix}-[0-9]{{1,12}})\s*\]"
 _CONTENT_TYPE = re.compile(r"^[a-z0-9!#$&^_.+-]{1,64}/[a-z0-9!#$&^_.+-]{1,127}$")
 _UNSAFE_IN_FILENAME = re.compile(r'[\x00-\x1f\x7f-\x9f<>:"|?*\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]')
@@ -277,8 +278,8 @@ def automatic_reason(message: Message, *, desk_domain: str | None = None) -> str
 
     List mail counts as automatic (List-Id or List-Unsubscribe): newsletters carry them, and answering a list
     would mail everyone on it; a person's own client does not add them. This desk's own mail is recognised by the
-    Message-ID mime.py writes (32 hex digits at `desk_domain`), not by the domain alone: the people of the desk's
-    organisation mail from that domain too.
+    Message-ID mime.py writes at `desk_domain` (32 hex digits, or a ticket's signed `t<id>.<mac>.<hash>`), not by
+    the domain alone: the people of the desk's organisation mail from that domain too.
     """
     if _content_type(message) == "multipart/report":
         report_type = _token(_param(message, "report-type"))
@@ -309,7 +310,8 @@ def automatic_reason(message: Message, *, desk_domain: str | None = None) -> str
     if desk_domain:
         for message_id in _message_ids(_clean(" ".join(_raw_values(message, "Message-ID")))[:HEADER_LIMIT]):
             local, _, domain = message_id[1:-1].rpartition("@")
-            if domain.lower() == desk_domain.lower() and _DESK_ID_LOCAL.match(local):
+            own = _DESK_ID_LOCAL.match(local) or SENT_MESSAGE_LOCAL.fullmatch(local.lower())
+            if domain.lower() == desk_domain.lower() and own:
                 return "sent by this desk"
     return None
 

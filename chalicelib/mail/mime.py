@@ -18,6 +18,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from chalicelib.domain.threading import message_id as signed_message_id
+from chalicelib.domain.threading import thread_root_id as signed_root_id
+
 if TYPE_CHECKING:
     from email.policy import Policy
 
@@ -46,8 +49,13 @@ class Envelope:
     reply_to: str | None
     message_key: str  # unique per mail -> deterministic Message-ID
     thread_key: str | None  # the ticket id -> same References/In-Reply-To thread root; None: a mail of its own
-    automated: bool  # reminders, SLA alerts, surveys: Auto-Submitted: auto-generated
+    automated: bool  # made by the desk, not written by a person: Auto-Submitted: auto-generated
     list_unsubscribe: str | None  # URL; adds List-Unsubscribe + List-Unsubscribe-Post: List-Unsubscribe=One-Click
+    reply_to_name: str = ""  # display name of Reply-To
+    # The ticket's signed tag (chalicelib/domain/threading.py), made by the caller, who has the key: the
+    # Message-ID and the thread root then name the ticket, so a reply's In-Reply-To or References does too.
+    thread_tag: str | None = None
+    auto_replied: bool = False  # with `automated`: an answer to a message (the acknowledgement), RFC 3834 5.2
 
 
 def _is_control(char: str) -> bool:
@@ -90,14 +98,21 @@ def _message_id(key: str, domain: str) -> str:
     return f"<{hashlib.sha256(key.encode('utf-8')).hexdigest()[:32]}@{domain}>"
 
 
-def message_id(message_key: str, sender: str) -> str:
-    """The Message-ID a mail with this key gets: the same key always gives the same id."""
-    return _message_id(message_key, _domain(check_address(sender)))
+def message_id(message_key: str, sender: str, thread_tag: str | None = None) -> str:
+    """The Message-ID a mail with this key gets: the same key always gives the same id. With a thread tag it is
+    `<tag.hash@domain>`, which names the ticket (signed); without, `<32 hex digits@domain>`."""
+    domain = _domain(check_address(sender))
+    if thread_tag is not None:
+        return signed_message_id(thread_tag, message_key, domain)
+    return _message_id(message_key, domain)
 
 
-def thread_root_id(thread_key: str, sender: str) -> str:
+def thread_root_id(thread_key: str, sender: str, thread_tag: str | None = None) -> str:
     """The id every mail of one thread (one ticket) points at in In-Reply-To and References."""
-    return _message_id(f"thread:{thread_key}", _domain(check_address(sender)))
+    domain = _domain(check_address(sender))
+    if thread_tag is not None:
+        return signed_root_id(thread_tag, domain)
+    return _message_id(f"thread:{thread_key}", domain)
 
 
 def _header_url(url: str) -> str:
@@ -222,16 +237,20 @@ def build_message(envelope: Envelope, mail: RenderedMail, date: datetime) -> byt
     message["From"] = address_header("From", envelope.sender_name, sender)
     message["To"] = address_header("To", envelope.to_name, to)
     if reply_to is not None:
-        message["Reply-To"] = address_header("Reply-To", "", reply_to)
+        message["Reply-To"] = address_header("Reply-To", envelope.reply_to_name, reply_to)
     message["Subject"] = header_text(mail.subject)
     message["Date"] = format_datetime(date)
-    message["Message-ID"] = message_id(envelope.message_key, sender)
+    message["Message-ID"] = message_id(envelope.message_key, sender, envelope.thread_tag)
     if envelope.thread_key is not None:
-        root = thread_root_id(envelope.thread_key, sender)
+        root = thread_root_id(envelope.thread_key, sender, envelope.thread_tag)
         message["In-Reply-To"] = root
         message["References"] = root
     if envelope.automated:
-        message["Auto-Submitted"] = "auto-generated"
+        message["Auto-Submitted"] = "auto-replied" if envelope.auto_replied else "auto-generated"
+    # Exchange answers no mail with this (it does not read Auto-Submitted): no out-of-office or other automatic
+    # reply, read or delivery receipt. Not "All": that also holds back Exchange's non-delivery reports, which
+    # is how a bounce reaches SES (and the desk's bounce handling) when Exchange took the mail first.
+    message["X-Auto-Response-Suppress"] = "DR, RN, NRN, OOF, AutoReply"
     if envelope.list_unsubscribe is not None:
         message["List-Unsubscribe"] = f"<{_header_url(envelope.list_unsubscribe)}>"
         message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"

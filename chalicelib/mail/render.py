@@ -30,6 +30,14 @@ KINDS = (
     "survey",
     "sign_in",
     "ack_ceiling",
+    "too_large",
+)
+# The kinds a person may answer by mail: about one ticket, to its requester or its agents. When the desk receives
+# mail they start with the reply marker, above which an answer is read (chalicelib/mail/replies.py). Not the
+# survey (answered by its links), nor the mails about no one ticket: the sign-in link, the SLA digest, the admins'
+# ceiling notice, the notice that an inbound mail was too large.
+ANSWERABLE = frozenset(
+    {"acknowledgement", "reply", "status", "reminder", "assigned", "requester_comment", "sla", "team_reminder"}
 )
 SLA_LEVELS = ("at_risk", "breached")
 SUBJECT_LIMIT = 150
@@ -102,8 +110,9 @@ def _environments() -> tuple[Environment, Environment]:
     return _text_environment, _html_environment
 
 
-def render_mail(kind: str, context: Mapping[str, Any]) -> RenderedMail:
-    """The subject, text and HTML of one mail of `kind` (one of KINDS) for the context SPEC.md lists.
+def render_mail(kind: str, context: Mapping[str, Any], *, desk_reads_replies: bool = False) -> RenderedMail:
+    """The subject, text and HTML of one mail of `kind` (one of KINDS) for the context SPEC.md lists; with
+    `desk_reads_replies` (answers come back to the desk), a kind in ANSWERABLE starts with the reply marker.
 
     ValueError for an unknown kind, a context that lacks a key the templates use, an unknown SLA level
     or a link that is not http(s).
@@ -118,8 +127,10 @@ def render_mail(kind: str, context: Mapping[str, Any]) -> RenderedMail:
             raise ValueError(f"unknown SLA level {level!r}; expected one of {', '.join(SLA_LEVELS)}")
     from jinja2 import UndefinedError
 
+    from chalicelib.mail.replies import REPLY_MARKER
+
     text_environment, html_environment = _environments()
-    values = dict(context)
+    values = {**context, "reply_marker": REPLY_MARKER if desk_reads_replies and kind in ANSWERABLE else ""}
     try:
         text_template = text_environment.get_template(f"email/{kind}.txt")
         subject_line = "".join(text_template.blocks["subject"](text_template.new_context(values)))

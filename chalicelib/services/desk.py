@@ -10,7 +10,7 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib.domain import sla
@@ -26,9 +26,10 @@ from chalicelib.domain.errors import (
     NotFoundError,
     StaleVersionError,
     StatusInUseError,
+    TransitionNotAllowedError,
     ValidationError,
 )
-from chalicelib.domain.tickets import AGENT, REQUESTER, Actor, Comment, Ticket
+from chalicelib.domain.tickets import AGENT, MAIL, REQUESTER, Actor, Comment, Ticket
 from chalicelib.domain.tokens import hash_agent_token, new_agent_token, sign_link, verify_link
 from chalicelib.services.limits import Limits
 from chalicelib.services.ports import (
@@ -48,6 +49,7 @@ logger = logging.getLogger("helpdesk")
 PORTAL = "portal"
 MAX_PAGE = 100
 MAX_HISTORY_PAGE = 500
+OPENING = "opening"  # names, among a ticket's mails, the one that opened it (the others are named by comment id)
 ID_LIMIT = 64
 # What GET /admin/config answers may be sent back as it is: its read-only keys are ignored.
 CONFIG_REQUEST_KEYS = {"config", "version", "status_mapping", "priority_mapping", "updated_at", "updated_by"}
@@ -355,12 +357,20 @@ class Desk:
     # opening tickets ---------------------------------------------------------------------------
 
     def open_ticket(
-        self, raw: dict[str, Any], *, from_form: bool, idempotency_key: str | None, source_ip: str | None = None
+        self,
+        raw: dict[str, Any],
+        *,
+        from_form: bool,
+        idempotency_key: str | None,
+        source_ip: str | None = None,
+        mail_key: str | None = None,
     ) -> Opened:
         """Open a ticket from an anonymous post. A retried post with the same idempotency key answers the first
-        ticket before anything is counted, so retries never use up the caller's limits."""
+        ticket before anything is counted, so retries never use up the caller's limits.
+
+        `mail_key`: the ticket comes from a mail (stored at that S3 key), which cannot carry intake fields."""
         config = self.config()
-        submission = rules.check_submission(config, raw, from_form=from_form)
+        submission = rules.check_submission(config, raw, from_form=from_form, from_mail=mail_key is not None)
         now = self.clock.now()
         claim = None
         if idempotency_key is not None:
@@ -371,6 +381,8 @@ class Desk:
         Limits(self.store).admit_ticket(config, source_ip, submission.requester_email, now)
         ref = f"{config.desk.ref_prefix}-{self.store.next_ref_number()}"
         ticket = rules.open_ticket(config, submission, ticket_id=self.ids.new_id(), ref=ref, now=now)
+        if mail_key is not None:
+            ticket = replace(ticket, mail_key=mail_key)
         try:
             self.tickets.create(ticket, claim)
         except IdempotencyKeyTaken:
@@ -425,6 +437,63 @@ class Desk:
         to = self._status_key(body)
         version = self._version(body)
         return self._transition(detail.config, ticket, to, version, body.get("comment"), True, requester_actor(ticket))
+
+    # mail in -------------------------------------------------------------------------------------
+
+    def active_agent_with_email(self, email: str) -> Agent | None:
+        """The active agent with this address (addresses are unique among active agents), from one Query."""
+        wanted = rules.normalise_email(email)
+        return next((a for a in self.store.list_agents() if a.active and a.email == wanted), None)
+
+    def mail_comment(
+        self, ticket_id: str, text: str, *, actor: Actor, public: bool, comment_id: str, at: datetime, mail_key: str
+    ) -> tuple[Comment, bool]:
+        """A comment that came by mail, once: its id and time come from the message, so a redelivery finds it
+        (False) and a second write of it fails its condition. A requester's reply to a ticket in a status with
+        `on_requester_reply` moves it there with the comment, as the requester (one transaction)."""
+        for _ in range(5):
+            found = self.tickets.get_with_comments(ticket_id)
+            if found is None:
+                raise NotFoundError(f"no ticket {ticket_id!r}")
+            ticket, comments = found
+            earlier = next((c for c in comments if c.id == comment_id), None)
+            if earlier is not None:
+                return earlier, False
+            config = self.config()
+            now = self.clock.now()
+            updated, comment = rules.add_comment(
+                ticket, text, public=public, actor=actor, comment_id=comment_id, now=now, source=MAIL, mail_key=mail_key
+            )
+            comment = replace(comment, created_at=at)
+            target = config.status(ticket.status).on_requester_reply if actor.role == REQUESTER else None
+            if target is None:
+                self.tickets.add_comment(updated, comment)
+                return comment, True
+            try:
+                moved = rules.automatic_transition(config, updated, target, actor, now)
+            except TransitionNotAllowedError:  # the ticket's workflow has no such step (its type changed workflow)
+                self.tickets.add_comment(updated, comment)
+                return comment, True
+            try:
+                self.tickets.save(moved, ticket.version, comment)
+            except StaleVersionError:
+                continue  # an agent saved the ticket meanwhile: read it again
+            return comment, True
+        raise ConflictError("the ticket kept changing; the mail's comment was not added yet")
+
+    def original_mail_key(self, id_or_ref: str, message: str) -> str:
+        """The S3 key of a mail this ticket got: a comment's (by its id) or, for OPENING, the one that opened it."""
+        found = self.tickets.get_with_comments(self._resolve_id(id_or_ref))
+        if found is None:
+            raise NotFoundError(f"no ticket {id_or_ref!r}")
+        ticket, comments = found
+        if message == OPENING:
+            key = ticket.mail_key
+        else:
+            key = next((c.mail_key for c in comments if c.id == message), None)
+        if not key:
+            raise NotFoundError("this ticket has no such mail")
+        return key
 
     # agents' work on tickets -------------------------------------------------------------------
 

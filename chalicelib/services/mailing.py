@@ -15,6 +15,7 @@ from chalicelib.domain.calendar import local_text
 from chalicelib.domain.config import DeskConfig, fill_placeholders
 from chalicelib.domain.errors import ConflictError, NotFoundError, ValidationError
 from chalicelib.domain.notices import BREACHED, REPLY_MAY_FOLLOW, TO_ASSIGNEE, TO_REQUESTER, Notice
+from chalicelib.domain.threading import can_sign, reply_address, ticket_tag
 from chalicelib.domain.tickets import REQUESTER, Ticket, stamp
 from chalicelib.domain.tokens import sign_link
 from chalicelib.services.desk import PORTAL, is_plausible_id, is_whole_number
@@ -49,7 +50,22 @@ OUTBOX_KEY_BYTES = 1000
 SURVEY = "survey"
 UNSUBSCRIBE = "unsubscribe"
 UNSUBSCRIBE_DAYS = 365
-AUTOMATED = frozenset({"reminder", "team_reminder", "sla", "sla_digest", "survey", "sign_in"})
+# Mails the desk makes, as opposed to a person's words (a reply): Auto-Submitted (RFC 3834), so that responders
+# leave them unanswered. The acknowledgement is "auto-replied" (chalicelib/mail/compose.py), the rest generated.
+AUTOMATED = frozenset(
+    {
+        "acknowledgement",
+        "status",
+        "assigned",
+        "requester_comment",
+        "reminder",
+        "team_reminder",
+        "sla",
+        "sla_digest",
+        "survey",
+        "sign_in",
+    }
+)
 TIMER_LABELS = {"first_response": "first response", "resolution": "resolution"}
 # How long the status mail of a move made with a comment waits for that comment's record to fold it into the reply.
 REPLY_WAIT = timedelta(minutes=2)
@@ -67,9 +83,14 @@ def retry_wait(attempts: int) -> timedelta:
 
 @dataclass(frozen=True)
 class Sender:
+    """Who one mail is from and where an answer to it goes. `reads_replies`: `reply_to` is the desk's own inbound
+    address, so the mail carries the reply marker; `thread_tag`: the ticket's signed tag, for its Message-ID."""
+
     address: str
     name: str
     reply_to: str | None
+    reads_replies: bool = False
+    thread_tag: str | None = None
 
 
 @dataclass(frozen=True)
@@ -179,6 +200,8 @@ class Postman:
         clock: Clock,
         sender_address: str,
         on_sent: Callable[[SentMail], None] | None = None,
+        inbound_address: str | None = None,
+        secret: Callable[[], bytes] | None = None,
     ) -> None:
         self.outbox = outbox
         self.mailer = mailer
@@ -186,6 +209,26 @@ class Postman:
         self.clock = clock
         self.sender_address = sender_address
         self.on_sent = on_sent
+        self.inbound_address = inbound_address
+        self.secret = secret  # the desk's signing key: a mail about a ticket names it, signed (purpose "reply")
+
+    def sender(self, letter: Letter, config: DeskConfig) -> Sender:
+        """The sender of one letter. With an inbound address, Reply-To is the desk's, not `email.reply_to`:
+        answers must come back to the desk to land on their ticket. A mail about one ticket then gets that
+        ticket's signed reply address (the plain inbound address if the ticket id or the address cannot carry a
+        tag), any other mail the plain one. Without an inbound address, `email.reply_to` (or none), as before."""
+        tag = None
+        if letter.threaded and self.secret is not None and can_sign(letter.ticket_id):
+            tag = ticket_tag(self.secret(), letter.ticket_id)
+        if self.inbound_address is None:
+            return Sender(self.sender_address, config.desk.name, config.email.reply_to, thread_tag=tag)
+        reply_to = self.inbound_address
+        if tag is not None and self.secret is not None:
+            try:
+                reply_to = reply_address(self.inbound_address, self.secret(), letter.ticket_id)
+            except ValueError as error:
+                logger.warning("the inbound address %s carries no ticket's tag: %s", self.inbound_address, error)
+        return Sender(self.sender_address, config.desk.name, reply_to, reads_replies=True, thread_tag=tag)
 
     def post(self, letters: list[Letter], config: DeskConfig) -> dict[str, int]:
         """Record every letter not recorded before, then try to send those; what became of them."""
@@ -195,11 +238,10 @@ class Postman:
 
     def record(self, letters: list[Letter], config: DeskConfig) -> tuple[list[OutboxItem], dict[str, int]]:
         """Record every letter not recorded before; those to send now (not the held ones), and a tally."""
-        sender = Sender(self.sender_address, config.desk.name, config.email.reply_to)
         fresh: list[OutboxItem] = []
         held = 0
         for letter in letters:
-            item = self._recorded(letter, sender)
+            item = self._recorded(letter, config)
             if item is None:
                 continue
             if letter.hold:
@@ -216,11 +258,11 @@ class Postman:
             outcome = self.deliver(item)
             tally[outcome] = tally.get(outcome, 0) + 1
 
-    def _recorded(self, letter: Letter, sender: Sender) -> OutboxItem | None:
+    def _recorded(self, letter: Letter, config: DeskConfig) -> OutboxItem | None:
         """The letter recorded in the outbox; None if it was there already or cannot become a mail."""
         now = self.clock.now()
         try:
-            composed = self.composer.compose(letter, sender, now)
+            composed = self.composer.compose(letter, self.sender(letter, config), now)
         except ValueError as error:
             self._unsendable(letter, str(error), now)
             return None
@@ -246,8 +288,7 @@ class Postman:
         """
         item = self.outbox.get(letter.ticket_id, letter.key)
         if item is None:
-            sender = Sender(self.sender_address, config.desk.name, config.email.reply_to)
-            self._recorded(replace(letter, hold=max(letter.hold, REPLY_WAIT)), sender)
+            self._recorded(replace(letter, hold=max(letter.hold, REPLY_WAIT)), config)
             item = self.outbox.get(letter.ticket_id, letter.key)
         if item is None or item.state == FAILED:
             return False

@@ -15,6 +15,7 @@ from chalice.app import Request, Response
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
 HTML = "text/html"
+RAW_MAIL = "message/rfc822"
 Schema = dict[str, Any]
 
 Security = list[dict[str, list[str]]]
@@ -231,6 +232,14 @@ ERROR_TEXT = {
     413: "The body is larger than the desk takes",
     422: "Invalid input; `error.errors` names each field",
     429: "Too many requests from this source; see `Retry-After`",
+}
+# Chalice's own answer (before any view) to a body that is not one of the route's content types: a form post sent
+# as JSON, or with no Content-Type at all (which Chalice reads as JSON). Its body is Chalice's, not the desk's.
+UNSUPPORTED_MEDIA_TYPE: Schema = {
+    "description": "Not a url-encoded form (Chalice answers this before the desk sees the request)",
+    "content": {
+        JSON: {"schema": obj({"Code": {"type": "string", "enum": ["UnsupportedMediaType"]}, "Message": STRING})}
+    },
 }
 RETRY_AFTER = {"Retry-After": {"description": "Seconds until the limit frees", "schema": INT}}
 LOCATION = {"Location": {"description": "Where to go next", "schema": STRING}}
@@ -899,6 +908,8 @@ def console_responses(*, post: bool) -> dict[str, Schema]:
     answers.update(
         errors(*((400, 401, 403, 404, 409, 413, 422, 429) if post else (400, 401, 403, 404, 422, 429)), html=True)
     )
+    if post:
+        answers["415"] = UNSUPPORTED_MEDIA_TYPE
     return answers
 
 
@@ -933,6 +944,31 @@ def console_paths() -> dict[str, dict[str, Schema]]:
                 },
             },
         )
+    paths["/console/tickets/{ticket_id}/messages/{message_id}"] = {
+        "get": op(
+            "original_message",
+            "The mail as the desk received it, as a download (agents: the bearer token or the console's session)",
+            {
+                "200": {
+                    "description": "The original message",
+                    "content": {RAW_MAIL: {"schema": STRING}},
+                    "headers": {
+                        "Content-Disposition": {
+                            "schema": STRING,
+                            "description": 'Always `attachment; filename="<ticket>-<message>.eml"`',
+                        }
+                    },
+                },
+                **errors(401, 403, 404),
+            },
+            tags="console",
+            security=[*AGENT, *CONSOLE],
+            parameters=[
+                TICKET_ID,
+                path("message_id", "A comment's id, or `opening` for the mail that opened the ticket"),
+            ],
+        )
+    }
     paths["/static/{name}"] = {
         "get": op(
             "static_asset",
@@ -945,10 +981,18 @@ def console_paths() -> dict[str, dict[str, Schema]]:
                 "404": {"description": "No such file", "content": {"text/plain": {"schema": STRING}}},
             },
             tags="console",
-            parameters=[path("name")],
+            parameters=[{**path("name", "The name the pages link to"), "examples": asset_examples()}],
         )
     }
     return paths
+
+
+def asset_examples() -> dict[str, Schema]:
+    """Every real asset's hashed name, so that the fuzzer's examples fetch the files and not only unknown names."""
+    from chalicelib.web import assets
+
+    files = sorted(p.name for p in assets.STATIC.iterdir() if p.suffix in assets.TYPES)
+    return {name: {"value": assets.asset_path(name).removeprefix("/static/")} for name in files}
 
 
 def document() -> dict[str, Any]:

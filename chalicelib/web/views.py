@@ -616,3 +616,44 @@ def retry_outbox(request: Request) -> Response:
     signed_in_admin(request)
     postman, _ = wiring.mail()
     return json_response({"email": present.outbox_item(postman.retry(json_body(request)))})
+
+
+# mail in: the original messages ------------------------------------------------------------------
+
+RAW_MAIL = "message/rfc822"
+
+
+@handled
+def original_message(request: Request, ticket_id: str, message_id: str) -> Response:
+    """The message as the desk received it (a download, never shown inline), for agents only: by the API's bearer
+    token or the console's session. `message_id` is a comment's id, or "opening" for the mail that opened it."""
+    import os
+
+    from chalicelib.adapters.raw_mail import MailGoneError, RawMailError, RawMailSettings, RawMailStore
+
+    if bearer_token(request):
+        signed_in_agent(request)
+    else:
+        from chalicelib.web.console.session import signed_in
+
+        signed_in(request, renew=False)
+    key = wiring.desk().original_mail_key(ticket_id, message_id)
+    settings = RawMailSettings.from_env(os.environ)
+    try:
+        raw = RawMailStore(settings).fetch(settings.bucket, key)
+    except MailGoneError:
+        raise NotFoundError("the original message is no longer kept") from None
+    except RawMailError:
+        raise NotFoundError("the original message cannot be opened") from None
+    filename = "".join(c for c in f"{ticket_id}-{message_id}" if c.isalnum() or c in "-_")[:100] or "message"
+    return Response(
+        body=raw,
+        status_code=200,
+        headers={
+            "Content-Type": RAW_MAIL,
+            "Content-Disposition": f'attachment; filename="{filename}.eml"',
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "no-store",
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+        },
+    )

@@ -98,7 +98,7 @@ def test_a_new_ticket_is_acknowledged_with_its_reference_and_a_portal_link_that_
     message = parsed(ack)
     assert message.get_all("To") == ["Rosa Diaz <rosa@example.org>"]
     assert str(message["From"]) == f"Help desk <{SENDER}>"
-    assert message["Auto-Submitted"] is None  # a person's request is answered, not an automatic notice
+    assert message["Auto-Submitted"] == "auto-replied"  # the desk's automatic answer to a request (RFC 3834)
 
 
 # replies and notes ---------------------------------------------------------------------------------

@@ -127,13 +127,20 @@ def contexts(*, hostile: bool = False) -> dict[str, dict[str, Any]]:
             "minutes_left": 17,
             "console_url": console,
         },
+        "too_large": {
+            "desk_name": common["desk_name"],
+            "recipient_name": name,
+            "size_text": "31.2 MB",
+            "limit_text": "25 MB",
+            "link": HOSTILE_URL if hostile else "https://desk.example.org/form",
+        },
     }
 
 
 REQUESTER_KINDS = ("acknowledgement", "reply", "status", "reminder", "survey")
 AGENT_KINDS = ("assigned", "requester_comment", "team_reminder", "sla", "sla_digest")
 # about no one ticket: no reference in the subject or the footer
-TICKETLESS_KINDS = ("sla_digest", "sign_in", "ack_ceiling")
+TICKETLESS_KINDS = ("sla_digest", "sign_in", "ack_ceiling", "too_large")
 
 PORTAL_KINDS = ("acknowledgement", "reply", "status", "reminder")
 

@@ -208,7 +208,7 @@ def check(envelope: Envelope) -> None:
     expected = {
         "From": Mailbox(header_text(envelope.sender_name, NAME_LIMIT), envelope.sender),
         "To": Mailbox(header_text(envelope.to_name, NAME_LIMIT), envelope.to),
-        "Reply-To": Mailbox("", envelope.reply_to or ""),
+        "Reply-To": Mailbox(header_text(envelope.reply_to_name, NAME_LIMIT), envelope.reply_to or ""),
     }
     for field in ADDRESS_FIELDS:
         if field == "Reply-To" and envelope.reply_to is None:
@@ -262,6 +262,8 @@ def test_every_display_name_gives_exactly_one_mailbox_with_its_address(
         ENVELOPE, to_name=to_name, sender_name=sender_name, to=to, sender=sender, reply_to=sender if reply else None
     )
     check(envelope)
+    if reply:  # the desk's inbound Reply-To carries the desk's name, as From does
+        check(replace(envelope, reply_to_name=sender_name))
     shown = header_text(to_name, NAME_LIMIT)
     event("name: empty" if not shown else "name: ascii" if shown.isascii() else "name: non-ascii")
     event("name: cut" if len(header_text(to_name)) > NAME_LIMIT else "name: whole")

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from chalicelib.domain.threading import ticket_tag
 from chalicelib.mail import Envelope, RenderedMail, build_message
 from chalicelib.mail.inbound import (
     DEPTH_LIMIT,
@@ -208,25 +209,54 @@ def test_a_read_receipt_is_automatic() -> None:
     assert read_mail(raw).automatic == "read receipt (multipart/report)"
 
 
-def test_the_desks_own_mail_coming_back_is_recognised_by_its_message_id() -> None:
+def _desk_mail(thread_tag: str | None) -> bytes:
+    """A mail the desk wrote, as a relay that drops X-Auto-Response-Suppress would hand it back: nothing but
+    its Message-ID says who sent it."""
     envelope = Envelope(
         sender="support@desk.example.org",
         sender_name="Acme Help Desk",
         to="support@desk.example.org",
         to_name="",
         reply_to=None,
-        message_key="t1#reply#c1",
-        thread_key="t1",
+        message_key="01JNB4Z7Q9X2M5V8K3T6R1W0YC/reply#c1",
+        thread_key="01JNB4Z7Q9X2M5V8K3T6R1W0YC",
         automated=False,
         list_unsubscribe=None,
+        thread_tag=thread_tag,
     )
     raw = build_message(
         envelope,
         RenderedMail("[HD-1001] Reply", f"{REPLY_MARKER}\nHello\n", "<p>Hello</p>"),
         datetime(2025, 3, 4, tzinfo=UTC),
     )
+    head, _, body = raw.partition(b"\r\n\r\n")
+    kept = [line for line in head.split(b"\r\n") if not line.startswith(b"X-Auto-Response-Suppress:")]
+    assert len(kept) < len(head.split(b"\r\n"))
+    return b"\r\n".join(kept) + b"\r\n\r\n" + body
+
+
+@pytest.mark.parametrize("thread_tag", [None, ticket_tag(b"k" * 32, "01JNB4Z7Q9X2M5V8K3T6R1W0YC")])
+def test_the_desks_own_mail_coming_back_is_recognised_by_its_message_id(thread_tag: str | None) -> None:
+    raw = _desk_mail(thread_tag)
     assert read_mail(raw, desk_domain=DESK).automatic == "sent by this desk"
     assert read_mail(raw, desk_domain="other.example").automatic is None
+
+
+def test_the_desks_own_mail_with_all_its_headers_is_automatic_whatever_the_domain() -> None:
+    envelope = Envelope(
+        "support@desk.example.org", "Acme Help Desk", "a@example.org", "", None, "t1/reply#c1", "t1", False, None
+    )
+    raw = build_message(envelope, RenderedMail("Reply", "Hello\n", "<p>Hello</p>"), datetime(2025, 3, 4, tzinfo=UTC))
+    assert read_mail(raw, desk_domain="other.example").automatic == "x-auto-response-suppress"
+
+
+def test_a_signed_looking_thread_root_or_a_tag_at_another_domain_is_not_the_desks_own_mail() -> None:
+    tag = ticket_tag(b"k" * 32, "01JNB4Z7Q9X2M5V8K3T6R1W0YC")
+    for message_id in (f"<{tag}@{DESK}>", f"<{tag}.0123456789abcdef@elsewhere.example>"):
+        assert (
+            read_mail(mail(f"From: Bob <bob@example.com>\nMessage-ID: {message_id}"), desk_domain=DESK).automatic
+            is None
+        )
 
 
 def test_a_colleague_on_the_desks_domain_is_a_person() -> None:

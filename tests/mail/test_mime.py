@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from chalicelib.domain.threading import ticket_of_message_id, ticket_tag
 from chalicelib.mail import Envelope, RenderedMail, build_message, header_text, render_mail
 from tests.mail.contexts import HOSTILE_DESK, HOSTILE_NAME, contexts
 
@@ -124,6 +125,64 @@ def test_automated_mails_are_marked_and_unsubscribe_headers_come_only_when_asked
     assert [a.addr_spec for a in message["Reply-To"].addresses] == ["support@example.org"]
 
 
+def test_the_acknowledgement_is_marked_auto_replied_and_a_persons_reply_not_at_all() -> None:
+    acknowledgement = parse(build_message(replace(ENVELOPE, automated=True, auto_replied=True), MAIL, WHEN))
+    reply = parse(build_message(ENVELOPE, MAIL, WHEN))
+
+    assert acknowledgement["Auto-Submitted"] == "auto-replied"
+    assert reply["Auto-Submitted"] is None
+    assert "Precedence" not in acknowledgement
+
+
+@pytest.mark.parametrize("automated", [True, False])
+def test_every_mail_asks_exchange_for_no_automatic_answer_but_keeps_its_bounces(automated: bool) -> None:
+    message = parse(build_message(replace(ENVELOPE, automated=automated), MAIL, WHEN))
+
+    suppressed = {value.strip() for value in message["X-Auto-Response-Suppress"].split(",")}
+    assert suppressed == {"DR", "RN", "NRN", "OOF", "AutoReply"}
+    assert "NDR" not in suppressed
+    assert "All" not in suppressed
+
+
+SECRET = b"s" * 32
+TICKET = "01JNB4Z7Q9X2M5V8K3T6R1W0YC"
+SIGNED = replace(ENVELOPE, message_key=f"{TICKET}/reply#c7", thread_key=TICKET, thread_tag=ticket_tag(SECRET, TICKET))
+
+
+def test_a_mail_about_a_ticket_has_a_signed_message_id_and_thread_root_that_name_the_ticket() -> None:
+    message = parse(build_message(SIGNED, MAIL, WHEN))
+    other = parse(build_message(replace(SIGNED, message_key=f"{TICKET}/status#4"), MAIL, WHEN))
+
+    for value in (message["Message-ID"], message["In-Reply-To"], message["References"]):
+        assert ticket_of_message_id(value, "example.org", SECRET) == TICKET
+        assert ticket_of_message_id(value, "example.org", b"another desk's key") is None
+    assert message["Message-ID"] != message["References"]
+    assert message["Message-ID"] != other["Message-ID"]
+    assert message["References"] == other["References"]
+    assert parse(build_message(SIGNED, MAIL, WHEN + timedelta(days=1)))["Message-ID"] == message["Message-ID"]
+
+
+def test_a_mail_without_a_tag_keeps_the_unsigned_32_hex_digit_id() -> None:
+    message = parse(build_message(replace(ENVELOPE, thread_key=None), MAIL, WHEN))
+
+    local = message["Message-ID"][1:-1].partition("@")[0]
+    assert len(local) == 32
+    assert set(local) <= set("0123456789abcdef")
+    assert ticket_of_message_id(message["Message-ID"], "example.org", SECRET) is None
+
+
+def test_a_thread_tag_that_the_desk_did_not_make_is_refused() -> None:
+    with pytest.raises(ValueError, match="not a ticket tag"):
+        build_message(replace(SIGNED, thread_tag="t1.x>\r\nBcc: evil@example.com"), MAIL, WHEN)
+
+
+def test_the_reply_to_carries_the_desks_name_when_given() -> None:
+    envelope = replace(SIGNED, reply_to="help+tag@desk.example.org", reply_to_name="Acme Help Desk")
+    (reply_to,) = parse(build_message(envelope, MAIL, WHEN))["Reply-To"].addresses
+
+    assert (reply_to.display_name, reply_to.addr_spec) == ("Acme Help Desk", "help+tag@desk.example.org")
+
+
 def test_an_unsubscribe_url_cannot_break_out_of_its_angle_brackets_or_header() -> None:
     envelope = replace(ENVELOPE, list_unsubscribe='https://desk.example.org/u?t=a>b"c\r\nBcc: evil@example.com')
     message = parse(build_message(envelope, MAIL, WHEN))
@@ -168,7 +227,10 @@ def test_a_hostile_rendered_mail_goes_out_with_its_subject_on_one_line_and_nothi
     assert "Bcc" not in message
     assert len(message["To"].addresses) == 1
     assert sorted(message.keys()) == sorted(
-        ["From", "To", "Subject", "Date", "Message-ID", "In-Reply-To", "References", "MIME-Version", "Content-Type"]
+        [
+            *["From", "To", "Subject", "Date", "Message-ID", "In-Reply-To", "References"],
+            *["X-Auto-Response-Suppress", "MIME-Version", "Content-Type"],
+        ]
     )
     text, html = message.iter_parts()
     assert body(text) == one_style(mail.text)

@@ -12,7 +12,9 @@ from typing import Any
 import pytest
 
 from chalicelib.mail import KINDS, render_mail
-from chalicelib.mail.render import SUBJECT_LIMIT, paragraphs
+from chalicelib.mail.html_text import html_to_text
+from chalicelib.mail.render import ANSWERABLE, SUBJECT_LIMIT, paragraphs
+from chalicelib.mail.replies import REPLY_MARKER, new_text
 from tests.mail.contexts import (
     AGENT_KINDS,
     CONSOLE_URL,
@@ -381,3 +383,50 @@ def test_importing_the_mail_package_loads_no_jinja2() -> None:
     probe = "import sys, chalicelib.mail; print('jinja2' in sys.modules, 'markupsafe' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+# The reply marker ----------------------------------------------------------------------------------------------
+
+
+def test_the_kinds_a_person_may_answer_are_the_ticket_kinds_but_the_survey() -> None:
+    assert {kind for kind in TICKET_KINDS if kind != "survey"} == ANSWERABLE
+    assert ANSWERABLE.isdisjoint({"survey", *TICKETLESS_KINDS})
+
+
+@pytest.mark.parametrize("kind", sorted(ANSWERABLE))
+def test_an_answerable_mail_starts_with_the_reply_marker_when_the_desk_reads_replies(kind: str) -> None:
+    context = contexts()[kind]
+    marked = render_mail(kind, context, desk_reads_replies=True)
+    plain = render_mail(kind, context)
+
+    assert marked.text.splitlines()[:2] == [REPLY_MARKER, ""]
+    assert marked.text == f"{REPLY_MARKER}\n\n{plain.text}"
+    assert marked.subject == plain.subject
+    assert REPLY_MARKER not in plain.text
+    assert REPLY_MARKER not in plain.html
+    # In HTML one small grey line, before the card and everything else the reader sees.
+    body = marked.html[marked.html.index("<body") :]
+    assert body.count(REPLY_MARKER) == 1
+    assert body.index(REPLY_MARKER) < body.index(context["desk_name"])
+    line = body[: body.index(REPLY_MARKER)].rsplit("<td", 1)[1]
+    assert "font-size:12px" in line
+    assert "color:#8a93a3" in line
+    # What the desk reads of an answer is cut at the marker, in the text part and in the HTML made text.
+    assert new_text(f"Thanks, that works.\n\n{marked.text}") == "Thanks, that works."
+    assert new_text(f"Thanks, that works.\n\n{html_to_text(marked.html)}") == "Thanks, that works."
+
+
+@pytest.mark.parametrize("kind", sorted(set(KINDS) - ANSWERABLE))
+def test_a_mail_no_one_answers_has_no_marker_even_when_the_desk_reads_replies(kind: str) -> None:
+    context = contexts()[kind]
+    marked = render_mail(kind, context, desk_reads_replies=True)
+
+    assert REPLY_MARKER not in marked.text
+    assert REPLY_MARKER not in marked.html
+    assert marked == render_mail(kind, context)
+
+
+def test_a_context_cannot_put_its_own_marker_in() -> None:
+    context = {**contexts()["reply"], "reply_marker": "##- injected -##"}
+    assert "injected" not in render_mail("reply", context).text
+    assert "injected" not in render_mail("reply", context, desk_reads_replies=True).html

@@ -185,3 +185,46 @@ def test_the_app_declares_the_route_with_a_one_line_body() -> None:
     assert re.search(
         r'@app\.route\("/openapi\.json", methods=\["GET"\]\)\ndef \w+\(\) -> Response:\n    return openapi\.', source
     )
+
+
+def test_the_console_form_posts_document_chalices_415_for_a_body_that_is_not_a_form(document: dict[str, Any]) -> None:
+    """Found by fuzzing the console: a post without a Content-Type (Chalice reads it as JSON) or with a JSON body
+    is refused by Chalice itself, before the view, with its own body."""
+    posts = {
+        path: item["post"] for path, item in document["paths"].items() if path.startswith("/console") and "post" in item
+    }
+    with Client(desk_app.app) as client:
+        answer = client.http.post("/console/settings", headers={"Content-Type": "application/json"}, body="{}")
+
+    assert answer.status_code == 415
+    assert json.loads(answer.body)["Code"] == "UnsupportedMediaType"
+    assert len(posts) == 13
+    for operation in posts.values():
+        declared = operation["responses"]["415"]["content"]["application/json"]["schema"]
+        assert declared["properties"]["Code"]["enum"] == ["UnsupportedMediaType"]
+
+
+def test_the_original_message_is_documented_as_a_download_for_agents(document: dict[str, Any]) -> None:
+    operation = document["paths"]["/console/tickets/{ticket_id}/messages/{message_id}"]["get"]
+    answer = operation["responses"]["200"]
+
+    assert list(answer["content"]) == ["message/rfc822"]
+    assert "attachment" in answer["headers"]["Content-Disposition"]["description"]
+    assert operation["security"] == [{"agentBearer": []}, {"consoleSession": []}]
+    assert {"401", "404"} <= set(operation["responses"])
+
+
+def test_the_static_route_lists_every_real_asset_as_an_example_and_the_route_serves_them(
+    document: dict[str, Any],
+) -> None:
+    """The fuzzer's examples phase fetches these, so GET /static/{name} is checked on a 200 as well as on 404s."""
+    (name,) = document["paths"]["/static/{name}"]["get"]["parameters"]
+    examples = name["examples"]
+
+    assert {"console.css", "console.js", "desk.css"} <= set(examples)
+    with Client(desk_app.app) as client:
+        for example in examples.values():
+            answer = client.http.get(f"/static/{example['value']}")
+            assert answer.status_code == 200, example
+            assert answer.headers["Content-Type"].startswith(("text/css", "text/javascript"))
+        assert client.http.get("/static/console.css").status_code == 404
