@@ -292,9 +292,10 @@ def transition(config: DeskConfig, ticket: Ticket, to: str, actor: Actor, now: d
     allowed = allowed_transitions(config, ticket, actor.role)
     if not any(t.to_status == to for t in allowed):
         current = config.status(ticket.status).label
+        target = config.statuses[to].label if to in config.statuses else repr(to)  # a key no status has: quoted
         who = "an agent" if actor.role == AGENT else "the requester"
         raise TransitionNotAllowedError(
-            f"{who} cannot move this ticket from {current} to {to!r}",
+            f"{who} cannot move this ticket from {current} to {target}",
             current=ticket.status,
             allowed=[{"to": t.to_status, "label": t.label or config.status(t.to_status).label} for t in allowed],
         )

@@ -8,6 +8,8 @@ from chalicelib.mail.mime import Envelope, build_message
 from chalicelib.mail.render import render_mail
 from chalicelib.services.mailing import ACKNOWLEDGEMENT, Composed, Letter, Sender
 
+TOO_LARGE = "too_large"
+
 
 class TemplateComposer:
     def compose(self, letter: Letter, sender: Sender, date: datetime) -> Composed:
@@ -26,6 +28,8 @@ class TemplateComposer:
             reply_to_name=sender.name if sender.reads_replies else "",
             thread_tag=sender.thread_tag if letter.threaded else None,
             # The acknowledgement answers what the requester sent (RFC 3834 5.2); the others are generated.
-            auto_replied=letter.kind == ACKNOWLEDGEMENT,
+            # The acknowledgement and the answer to a message too large to read answer what someone sent
+            # (RFC 3834 5.2); the others are generated.
+            auto_replied=letter.kind in (ACKNOWLEDGEMENT, TOO_LARGE),
         )
         return Composed(mail.subject, mail.text, mail.html, build_message(envelope, mail, date))

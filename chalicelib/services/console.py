@@ -24,6 +24,7 @@ PRESENT_FOR = timedelta(seconds=50)  # heartbeats come every 20 s while a ticket
 UNASSIGNED = "-"
 BULK_LIMIT = 50
 SLA_VIEW_LIMIT = 100
+WAITING = "Waiting on requester"  # the view of every waiting status, when there are several (or none)
 
 
 class PresenceStore(Protocol):
@@ -118,11 +119,13 @@ class Console:
         config = self.desk.config()
         gauges = self.open_counts()
         waiting = [s for s in config.open_statuses() if config.status(s).category == "waiting"]
+        # Named as the status is when it is the only waiting one, so the sidebar says one thing in one way.
+        waiting_label = config.status(waiting[0]).label if len(waiting) == 1 else WAITING
         shown = [
             View("mine", "Mine", gauges.get(("assignee", agent.id), 0), "mine"),
             View("unassigned", "Unassigned", gauges.get(("assignee", UNASSIGNED), 0), "mine"),
             View("open", "All open", gauges.get(("all", "all"), 0), "mine"),
-            View("waiting", "Waiting on the requester", sum(gauges.get(("status", s), 0) for s in waiting), "mine"),
+            View("waiting", waiting_label, sum(gauges.get(("status", s), 0) for s in waiting), "mine"),
         ]
         if with_sla:
             levels = self._sla_levels(config)
@@ -324,7 +327,7 @@ class Console:
                     message = "changed"
                 outcomes.append(BulkOutcome(ticket_id, ref, True, message))
             except HelpdeskError as error:
-                outcomes.append(BulkOutcome(ticket_id, ref, False, _refusal(error)))
+                outcomes.append(BulkOutcome(ticket_id, ref, False, _refusal(error, self.desk.config())))
         return outcomes
 
     def conversation(
@@ -406,11 +409,13 @@ def _what(config: DeskConfig, event: HistoryEvent) -> str:
     return event.kind.replace("_", " ")
 
 
-def _refusal(error: HelpdeskError) -> str:
+def _refusal(error: HelpdeskError, config: DeskConfig) -> str:
+    """A refusal in the agent's words: where a refused move could go, by the statuses' labels (not the moves')."""
     if isinstance(error, StaleVersionError):
         return "someone changed it after you loaded the list; reload and try again"
     allowed = error.details.get("allowed")
     if allowed:
-        labels = ", ".join(str(a.get("label", a.get("to"))) if isinstance(a, dict) else str(a) for a in allowed)
+        targets = (str(a.get("to")) if isinstance(a, dict) else str(a) for a in allowed)
+        labels = ", ".join(dict.fromkeys(config.status(key).label for key in targets))
         return f"{error.message}; it can go to: {labels}"
     return error.message

@@ -12,7 +12,7 @@ from urllib.parse import quote, urlencode
 
 from chalicelib.domain import notices as rules
 from chalicelib.domain.calendar import local_text
-from chalicelib.domain.config import DeskConfig, fill_placeholders
+from chalicelib.domain.config import DeskConfig, TicketType, fill_placeholders
 from chalicelib.domain.errors import ConflictError, NotFoundError, ValidationError
 from chalicelib.domain.notices import BREACHED, REPLY_MAY_FOLLOW, TO_ASSIGNEE, TO_REQUESTER, Notice
 from chalicelib.domain.threading import can_sign, reply_address, ticket_tag
@@ -599,6 +599,7 @@ class Notifier:
         if kind == "acknowledgement":
             context["ticket"]["subject"] = _excerpt(ticket.subject, ACK_SUBJECT)
             context["description"] = _acknowledged(ticket.description)
+            context["missing_fields"] = _missing_fields(ticket_type, ticket.fields) if ticket_type else []
         elif kind in ("reply", "requester_comment"):
             context["author_name"] = str(data.get("author_name", ""))
             context["body"] = _quoted(str(data.get("body", "")))
@@ -697,6 +698,16 @@ def _digest_owner(recipient: Recipient) -> str:
     if "/" in who or not is_plausible_id(DIGEST + who):
         who = hashlib.sha256(who.encode()).hexdigest()[:32]
     return DIGEST + who
+
+
+def _missing_fields(ticket_type: TicketType, values: dict[str, Any]) -> list[str]:
+    """The labels of the type's required intake fields the ticket lacks: a mail cannot carry them, so the
+    acknowledgement asks for them (check_submission lets a mail open the ticket without them)."""
+    return [
+        spec.label
+        for spec in ticket_type.fields
+        if spec.required and (values.get(spec.name) is None or not str(values[spec.name]).strip())
+    ]
 
 
 def _quoted(text: str) -> str:

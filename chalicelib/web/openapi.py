@@ -84,7 +84,15 @@ SCHEMAS: dict[str, Schema] = {
             "public": BOOL,
             "author": obj({"role": STRING, "name": MAYBE_STRING}, {"id": MAYBE_STRING}),
             "created_at": MAYBE_STAMP,
-        }
+        },
+        {
+            "source": {"type": "string", "enum": ["mail"], "description": "Agents only: the comment came by mail"},
+            "original_url": {
+                "type": "string",
+                "description": "Agents only, for a comment that came by mail: where the message as received is "
+                "downloaded (GET /console/tickets/{ticket_id}/messages/{message_id})",
+            },
+        },
     ),
     "Transition": obj({"to": STRING, "label": STRING, "status": STRING}),
     "Timer": obj(
@@ -140,7 +148,14 @@ SCHEMAS: dict[str, Schema] = {
                     "comments": {"type": "array", "items": ref("Comment")},
                     "allowed_transitions": {"type": "array", "items": ref("Transition")},
                     "survey": nullable(ref("SurveyAnswer")),
-                }
+                },
+                {
+                    "original_url": {
+                        "type": "string",
+                        "description": "For a ticket opened by mail: where the opening message as received is "
+                        "downloaded (GET /console/tickets/{ticket_id}/messages/opening)",
+                    }
+                },
             ),
         ]
     },

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from chalicelib.domain.agents import Agent
 from chalicelib.domain.config import DeskConfig, Transition
 from chalicelib.domain.history import STATUS_CHANGED, HistoryEvent
 from chalicelib.domain.sla import StatusTime, TimerView
-from chalicelib.domain.tickets import Comment, Ticket, stamp
+from chalicelib.domain.tickets import MAIL, Comment, Ticket, stamp
+from chalicelib.services.desk import OPENING
 from chalicelib.services.ports import OutboxItem, SurveyAnswer
 
 if TYPE_CHECKING:
@@ -51,7 +53,15 @@ def comment(item: Comment, *, for_agent: bool) -> dict[str, Any]:
     }
     if for_agent:
         shown["author"]["id"] = item.author_id
+        if item.source == MAIL:
+            shown["source"] = MAIL
+            shown["original_url"] = original_url(item.ticket_id, item.id)
     return shown
+
+
+def original_url(ticket_id: str, message_id: str) -> str:
+    """Where agents download a mail as the desk received it: a comment's, or "opening" for the one that opened it."""
+    return f"/console/tickets/{quote(ticket_id)}/messages/{quote(message_id)}"
 
 
 def ticket_row(config: DeskConfig, ticket: Ticket) -> dict[str, Any]:
@@ -147,8 +157,10 @@ def ticket_detail(
     allowed: list[Transition],
     state: SlaState | None = None,
 ) -> dict[str, Any]:
+    opening = {"original_url": original_url(ticket.id, OPENING)} if ticket.mail_key else {}
     return {
         **ticket_row(config, ticket),
+        **opening,
         "sla": sla_state(state),
         "time_in_status": status_times(config, state.time_in_status) if state else None,
         "description": ticket.description,

@@ -40,7 +40,12 @@ def contexts(*, hostile: bool = False) -> dict[str, dict[str, Any]]:
         {"label": "Decline estimate" if not hostile else HOSTILE_NAME, "url": f"{url}&to=declined"},
     ]
     return {
-        "acknowledgement": {**common, "description": body, "portal_url": url},
+        "acknowledgement": {
+            **common,
+            "description": body,
+            "portal_url": url,
+            "missing_fields": [HOSTILE_NAME, "Version"] if hostile else ["Steps to reproduce", "Version"],
+        },
         "reply": {**common, "author_name": name, "body": body, "portal_url": url, "status_update": None},
         "status": {**common, "message": body, "actions": actions, "portal_url": url},
         "assigned": {

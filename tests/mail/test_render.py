@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from html import unescape
@@ -24,6 +25,7 @@ from tests.mail.contexts import (
     HOSTILE_SUBJECT,
     HOSTILE_URL,
     PORTAL_KINDS,
+    PORTAL_URL,
     REQUESTER_KINDS,
     SIGN_IN_URL,
     TICKETLESS_KINDS,
@@ -262,6 +264,27 @@ def test_requester_mails_greet_by_name_or_generally(kind: str) -> None:
 def test_acknowledgement_subject() -> None:
     mail = render_mail("acknowledgement", contexts()["acknowledgement"])
     assert mail.subject == "[HD-1001] We received your request: VPN drops every hour"
+
+
+def test_the_acknowledgement_asks_for_the_missing_intake_fields_on_the_requests_page() -> None:
+    context = contexts()["acknowledgement"]
+    asking = render_mail("acknowledgement", context)
+    complete = render_mail("acknowledgement", {**context, "missing_fields": []})
+
+    asked = "To help us, please add: Steps to reproduce, Version — on your request's page:"
+    assert f"{asked}\n{PORTAL_URL}\n" in asking.text
+    assert "please add: <strong>Steps to reproduce, Version</strong>" in asking.html
+    assert re.search(rf'<a href="{re.escape(PORTAL_URL)}"[^>]*>your request&#39;s page</a>', asking.html)
+    assert "please add" not in complete.text
+    assert "please add" not in complete.html
+    assert hrefs(complete.html) == [PORTAL_URL]
+
+
+def test_a_missing_fields_label_is_escaped_in_the_acknowledgement() -> None:
+    mail = render_mail("acknowledgement", contexts(hostile=True)["acknowledgement"])
+
+    assert f"please add: {HOSTILE_NAME}, Version" in mail.text
+    assert "please add: <strong>&lt;script&gt;alert(1)&lt;/script&gt;, Version</strong>" in mail.html
 
 
 def test_status_mail_lists_the_requester_actions_and_omits_the_list_when_there_are_none() -> None:
