@@ -201,7 +201,10 @@ def _mailboxes(message: Message, name: str) -> list[tuple[str, str]]:
     raw = _raw_values(message, name)
     if not raw:
         return []
-    if hasattr(message.policy, "header_factory") and all(len(value) <= HEADER_LIMIT for value in raw):
+    # With encoded-words, the names come from the raw header: the policy's address parser keeps the whitespace
+    # between adjacent encoded-words ("Jürgen Mü ller"), which RFC 2047 says to drop; decode_header drops it.
+    encoded = any("=?" in value for value in raw)
+    if not encoded and hasattr(message.policy, "header_factory") and all(len(v) <= HEADER_LIMIT for v in raw):
         try:
             found = [
                 (_clean(address.display_name), _clean(address.addr_spec))

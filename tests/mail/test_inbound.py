@@ -457,3 +457,14 @@ def test_any_bytes_give_a_mail_or_unreadable_mail(raw: bytes) -> None:
         assert len(got.text) <= TEXT_LIMIT
         assert "\r" not in got.text
         assert all(a.filename and "/" not in a.filename for a in got.attachments)
+
+
+def test_a_name_split_over_adjacent_encoded_words_is_joined_without_a_space() -> None:
+    raw = (
+        b"From: =?UTF-8?Q?J=C3=BCrgen_M=C3=BC?= =?UTF-8?Q?ller?= <juergen@example.org>\r\n"
+        b"To: help@desk.example.org\r\nSubject: Printer\r\nMessage-ID: <split-1@example.org>\r\n\r\nIt jams.\r\n"
+    )
+
+    mail = read_mail(raw)
+
+    assert (mail.sender_name, mail.sender_address) == ("Jürgen Müller", "juergen@example.org")
