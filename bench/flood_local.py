@@ -6,8 +6,8 @@
 Prints counts; asserts nothing. Every post comes from this machine, so the local gateway reports one source IP
 (127.0.0.1) for all of them: this shows the per-IP and per-requester limits and the comment coalescing on the real
 local stack (HTTP server, moto, the stream poller, the SMTP sink). `bench/flood.py` shows floods from many IPs,
-which only an in-process run can fake. Between the two phases the local clock is moved on an hour
-(`/_local/clock`), so each phase starts with fresh hourly windows; the mails are read from `/_local/outbox`.
+which only an in-process run can fake. Before each phase the local clock is moved on an hour (`/_local/clock`), so
+each starts with fresh hourly windows even on a desk already used; the mails are read from `/_local/outbox`.
 """
 
 from __future__ import annotations
@@ -77,6 +77,7 @@ def main() -> None:
     parser.add_argument("--comments", type=int, default=50)
     args = parser.parse_args()
     desk = Desk(args.url)
+    desk.call("POST", "/_local/clock", {"advance": "61m"})
     flood(
         desk,
         f"{args.tickets} new tickets from one IP, each from a different address",

@@ -16,6 +16,7 @@ from chalicelib.domain.errors import RateLimitedError
 
 WINDOW = timedelta(hours=1)
 KEEP = timedelta(hours=2)  # the counter item's TTL: past its window, plus DynamoDB's slack
+_FROM_IP = "This network address has sent {} posts this hour, the most the desk takes"
 
 
 class Counters(Protocol):
@@ -38,7 +39,10 @@ class Limits:
 
     def _count(self, key: str, limit: int, now: datetime, message: str) -> None:
         if not self.counters.count_new_ticket(key, window(now), limit, now + KEEP):
-            raise RateLimitedError(message, retry_after_seconds=seconds_left(now))
+            seconds = seconds_left(now)
+            minutes = -(-seconds // 60)
+            when = f"you can send again in {minutes} minute{'' if minutes == 1 else 's'}"
+            raise RateLimitedError(f"{message}; {when}", retry_after_seconds=seconds)
 
     def admit_ticket(self, config: DeskConfig, source_ip: str | None, email: str, now: datetime) -> None:
         """Count a new ticket against its source IP and its requester's address (however it is spelled)."""
@@ -48,13 +52,13 @@ class Limits:
                 f"ip#{source_ip}",
                 settings.posts_per_ip_per_hour,
                 now,
-                f"at most {settings.posts_per_ip_per_hour} posts an hour from one network address; try again later",
+                _FROM_IP.format(settings.posts_per_ip_per_hour),
             )
         self._count(
             f"addr#{normalised_address(email)}",
             settings.new_tickets_per_hour,
             now,
-            f"at most {settings.new_tickets_per_hour} new tickets an hour from one address; try again later",
+            f"This email address has opened {settings.new_tickets_per_hour} tickets this hour, the most the desk takes",
         )
 
     def admit_comment(self, config: DeskConfig, source_ip: str | None, email: str, now: datetime) -> None:
@@ -65,13 +69,13 @@ class Limits:
                 f"ip#{source_ip}",
                 settings.posts_per_ip_per_hour,
                 now,
-                f"at most {settings.posts_per_ip_per_hour} posts an hour from one network address; try again later",
+                _FROM_IP.format(settings.posts_per_ip_per_hour),
             )
         self._count(
             f"comments#{normalised_address(email)}",
             settings.portal_comments_per_hour,
             now,
-            f"at most {settings.portal_comments_per_hour} comments an hour from one requester; try again later",
+            f"This request has had {settings.portal_comments_per_hour} comments this hour, the most the desk takes",
         )
 
     def admit_acknowledgement(self, config: DeskConfig, now: datetime) -> bool:

@@ -69,6 +69,6 @@ def redirect(location: str) -> Response:
     return Response(body="", status_code=303, headers={"Location": location, "Cache-Control": "no-store"})
 
 
-def message_page(title: str, message: str, status: int, *, base: str = "") -> Response:
-    """`base`: the desk's base URL, which the page's stylesheet link resolves against."""
-    return html_response(render("message.html", base=base, title=title, message=message), status)
+def message_page(title: str, message: str, status: int, *, base: str = "", back: str | None = None) -> Response:
+    """`base`: the desk's base URL, which the page's stylesheet link resolves against; `back`: a link back."""
+    return html_response(render("message.html", base=base, title=title, message=message, back=back), status)

@@ -25,6 +25,7 @@ from chalicelib.web.http import (
     error_response,
     form_body,
     handled,
+    header,
     idempotency_key,
     is_form,
     json_body,
@@ -32,7 +33,6 @@ from chalicelib.web.http import (
     public_base_url,
     query,
     query_all,
-    retry_after,
     signed_in_admin,
     signed_in_agent,
     source_ip,
@@ -64,11 +64,12 @@ def _page_or_json(error: HelpdeskError, request: Request) -> Response:
     if wants_html(request) or is_form(request):
         status = status_of(error)
         title = PAGE_TITLES.get(status, "Something is not right")
-        message = error.message
-        if isinstance(error, RateLimitedError):
-            minutes = -(-retry_after(error) // 60)
-            message = f"{message}. You can send it again in {minutes} minute{'' if minutes == 1 else 's'}."
-        response = pages.message_page(title, message, status, base=public_base_url(request))
+        base = public_base_url(request)
+        back = None
+        if isinstance(error, RateLimitedError):  # a way back to where the post came from: the form or the portal
+            referer = header(request, "referer") or ""
+            back = referer if referer.startswith(f"{base}/") else f"{base}/form"
+        response = pages.message_page(title, f"{error.message}.", status, base=base, back=back)
         response.headers.update(error_headers(error))
         return response
     return error_response(error)

@@ -75,7 +75,9 @@ def test_a_form_post_over_a_limit_gets_a_page_that_says_when_to_try_again(
     assert page.headers["Content-Type"].startswith("text/html")
     body = page.body.decode()
     assert "Please try again later" in body
-    assert "in 10 minutes" in body
+    assert "This network address has sent 1 posts this hour, the most the desk takes" in body
+    assert "you can send again in 10 minutes." in body
+    assert '<a href="https://desk.example.org/form">Go back</a>' in body  # no Referer: back to the form
 
 
 def test_a_retried_post_returns_its_ticket_without_counting_again(api: Api) -> None:
