@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from chalicelib.domain.errors import ConflictError, ValidationError
-from chalicelib.domain.tickets import NAME_LIMIT, normalise_email, valid_email
+from chalicelib.domain.tickets import NAME_LIMIT, hidden_character, normalise_email, valid_email
 
 AGENT_ROLES = ("agent", "admin")
-# Joiners that Persian, Indic scripts and emoji sequences need; every other format character is refused.
-_JOINERS = frozenset("\u200c\u200d")
-# Control (Cc), format (Cf: bidi overrides and isolates, zero-width spaces, BOM ...), lone surrogate (Cs),
-# line and paragraph separators (Zl, Zp): invisible or layout-changing characters that spoof a name in a mail
-# header or on a page.
-_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 
 
 @dataclass(frozen=True)
@@ -34,19 +27,11 @@ class Agent:
         return self.role == "admin"
 
 
-def _hidden_character(name: str) -> str | None:
-    """The first character of `name` a reader cannot see or that changes the text around it, as U+XXXX."""
-    for char in name:
-        if char not in _JOINERS and unicodedata.category(char) in _REFUSED_CATEGORIES:
-            return f"U+{ord(char):04X}"
-    return None
-
-
 def agent_name_problem(name: Any) -> str | None:
     """Why `name` cannot be an agent's name (None if it can); the same rule wherever a name is set."""
     if not isinstance(name, str) or not name.strip() or len(name) > NAME_LIMIT:
         return f"must be a single line of 1 to {NAME_LIMIT} characters"
-    hidden = _hidden_character(name)
+    hidden = hidden_character(name)
     if hidden is not None:
         return (
             f"must not contain control, line-break or invisible formatting characters (found {hidden}); "

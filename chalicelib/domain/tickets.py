@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
@@ -123,6 +124,33 @@ def valid_email(value: str) -> bool:
     return len(value) <= EMAIL_LIMIT and bool(EMAIL_PATTERN.match(value))
 
 
+# Joiners that Persian, Indic scripts and emoji sequences need; every other format character is refused.
+_JOINERS = frozenset("\u200c\u200d")
+# Control (Cc), format (Cf: bidi overrides and isolates, zero-width spaces, BOM ...), lone surrogate (Cs),
+# line and paragraph separators (Zl, Zp): invisible or layout-changing characters that spoof a name in a mail
+# header or on a page.
+_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+
+
+def hidden_character(name: str) -> str | None:
+    """The first character of `name` a reader cannot see or that changes the text around it, as U+XXXX."""
+    for char in name:
+        if char not in _JOINERS and unicodedata.category(char) in _REFUSED_CATEGORIES:
+            return f"U+{ord(char):04X}"
+    return None
+
+
+def without_hidden_characters(text: str) -> str:
+    """`text` without the characters hidden_character names: for what arrives by mail, which is kept, not refused."""
+    return "".join(c for c in text if c in _JOINERS or unicodedata.category(c) not in _REFUSED_CATEGORIES)
+
+
+def _refuse_hidden(errors: dict[str, str], field: str, value: str) -> None:
+    hidden = hidden_character(value)
+    if hidden is not None:
+        errors[field] = f"must not contain control or invisible formatting characters (found {hidden})"
+
+
 def check_submission(
     config: DeskConfig, raw: dict[str, Any], *, from_form: bool, from_mail: bool = False
 ) -> Submission:
@@ -145,12 +173,20 @@ def check_submission(
         errors["type"] = f"must be one of {', '.join(config.types)}"
 
     subject = _text(errors, raw, "subject", SUBJECT_LIMIT)
+    if from_mail:
+        subject = without_hidden_characters(subject)
     if "\n" in subject or "\r" in subject:
         errors["subject"] = "must be a single line"
+    else:
+        _refuse_hidden(errors, "subject", subject)
     description = _text(errors, raw, "description", DESCRIPTION_LIMIT)
     requester_name = _text(errors, raw, "requester_name", NAME_LIMIT)
+    if from_mail:  # a sender's name is kept, cleaned: refusing it would lose the mail
+        requester_name = without_hidden_characters(requester_name)
     if "\n" in requester_name or "\r" in requester_name:
         errors["requester_name"] = "must be a single line"
+    else:
+        _refuse_hidden(errors, "requester_name", requester_name)
     email = normalise_email(_text(errors, raw, "requester_email", EMAIL_LIMIT))
     if email and not valid_email(email):
         errors["requester_email"] = "must be an email address"
