@@ -382,7 +382,7 @@ event = {
     "requestContext": {"httpMethod": "GET", "resourcePath": "/static/{name}", "path": css, "stage": "api"},
 }
 answer = app.app(event, None)
-html = pages.render("message.html", base="", title="T <&>", message="m")
+html = pages.render("message.html", base="", title="T <&>", message="m", back=None)
 stdlib = {sysconfig.get_path(n) for n in ("stdlib", "platstdlib")} | {p for p in sys.path if p.endswith(".zip")}
 places = {"bundle": bundle, "runtime": runtime, **{f"stdlib {p}": p for p in stdlib}}
 where = {}
