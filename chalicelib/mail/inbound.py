@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from email.errors import MessageError
 from typing import TYPE_CHECKING
 
+from chalicelib.domain.attachments import safe_filename
 from chalicelib.domain.errors import MalformedRequestError
 from chalicelib.domain.threading import SENT_MESSAGE_LOCAL
 from chalicelib.domain.tickets import COMMENT_LIMIT, DESCRIPTION_LIMIT, NAME_LIMIT, normalise_email, valid_email
@@ -29,7 +30,6 @@ PART_LIMIT = 500  # MIME parts in one message (real mail has a few dozen at most
 DEPTH_LIMIT = 20  # nesting of multiparts (real mail nests 3 or 4 deep)
 HEADER_LIMIT = 16_384  # longer header values skip the structured parser (quadratic on some inputs)
 REFERENCES_LIMIT = 100  # the most recent ids of a References header are kept
-FILENAME_LIMIT = 150
 RECIPIENT_HEADERS = ("To", "Cc", "Delivered-To", "X-Original-To")
 PRECEDENCE_AUTOMATIC = frozenset({"bulk", "junk", "list", "auto_reply"})
 DAEMON_SENDERS = frozenset({"mailer-daemon", "mailerdaemon", "mail-daemon", "postmaster"})
@@ -38,22 +38,6 @@ _MESSAGE_ID = re.compile(r"<([^<>\s]{1,995})>")
 _DESK_ID_LOCAL = re.compile(r"^[0-9a-f]{32}$")  # the local part of a Message-ID mime.py writes for no one ticket
 _REFERENCE = r"\[\s*({prefix}-[0-9]{{1,12}})\s*\]"
 _CONTENT_TYPE = re.compile(r"^[a-z0-9!#$&^_.+-]{1,64}/[a-z0-9!#$&^_.+-]{1,127}$")
-_UNSAFE_IN_FILENAME = re.compile(r'[\x00-\x1f\x7f-\x9f<>:"|?*\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]')
-_EXTENSIONS = {
-    "application/pdf": ".pdf",
-    "application/zip": ".zip",
-    "image/png": ".png",
-    "image/jpeg": ".jpg",
-    "image/gif": ".gif",
-    "image/webp": ".webp",
-    "text/plain": ".txt",
-    "text/html": ".html",
-    "text/calendar": ".ics",
-    "text/csv": ".csv",
-    "message/rfc822": ".eml",
-    "message/delivery-status": ".txt",
-    "text/rfc822-headers": ".txt",
-}
 # What the standard library's header and MIME code raises on malformed input (CPython bugs included: an
 # AttributeError from `_header_value_parser`, IndexError on an empty encoded word, RecursionError on deep nesting).
 _EMAIL_ERRORS: tuple[type[BaseException], ...] = (
@@ -395,25 +379,6 @@ def _payload_bytes(part: Message) -> bytes:
 
 def _text_of(part: Message) -> str:
     return decode_bytes(_payload_bytes(part), _param(part, "charset") or None)
-
-
-def safe_filename(name: str | None, number: int, content_type: str) -> str:
-    """A filename safe to store and offer for download: the last path segment only, no control or reserved
-    characters, no leading dots, at most FILENAME_LIMIT characters (the extension kept); `attachment-N.ext`
-    when nothing is left."""
-    cleaned = ""
-    if name:
-        cleaned = _UNSAFE_IN_FILENAME.sub("", _clean(name)).replace("\\", "/").rsplit("/", 1)[-1]
-        cleaned = " ".join(cleaned.split()).strip(" .")
-    if not cleaned:
-        return f"attachment-{number}{_EXTENSIONS.get(content_type, '.bin')}"
-    if len(cleaned) > FILENAME_LIMIT:
-        stem, dot, extension = cleaned.rpartition(".")
-        if dot and 0 < len(extension) <= 16:
-            cleaned = stem[: FILENAME_LIMIT - len(extension) - 1].rstrip(" .") + "." + extension
-        else:
-            cleaned = cleaned[:FILENAME_LIMIT].rstrip(" .")
-    return cleaned
 
 
 def _attachment(part: Message, number: int) -> InboundAttachment:

@@ -229,9 +229,8 @@ def test_the_ascii_fallback_keeps_what_it_can_and_the_extension() -> None:
 # --- filenames and limits -----------------------------------------------------------------------------------------
 
 
-@given(st.one_of(st.none(), st.text(max_size=400)), st.integers(1, 50), st.sampled_from(["image/png", "x/y"]))
-def test_filenames_follow_the_same_rule_as_mail_in(name: str | None, number: int, kind: str) -> None:
-    assert safe_filename(name, number, kind) == inbound.safe_filename(name, number, kind)
+def test_filenames_follow_the_same_rule_as_mail_in() -> None:
+    assert inbound.safe_filename is safe_filename  # one rule, not two copies to keep in step
 
 
 def test_limits_refuse_empty_oversized_and_too_many_files() -> None:

@@ -9,11 +9,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from chalicelib.domain.attachments import FILENAME_LIMIT
 from chalicelib.domain.threading import ticket_tag
 from chalicelib.mail import Envelope, RenderedMail, build_message
 from chalicelib.mail.inbound import (
     DEPTH_LIMIT,
-    FILENAME_LIMIT,
     PART_LIMIT,
     TEXT_LIMIT,
     InboundMail,
