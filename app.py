@@ -9,11 +9,13 @@ from chalice.app import Chalice, CloudWatchEvent, DynamoDBEvent, Rate, Request, 
 
 from chalicelib import jobs, stream
 from chalicelib.adapters.settings import tickets_stream_arn
+from chalicelib.domain.attachments import SERVED_TYPES
 from chalicelib.web import views
 from chalicelib.web.lazy import lazy_module
 
 if TYPE_CHECKING:
     from chalicelib.web import admin, assets, openapi, saved_replies
+    from chalicelib.web import attachments as files
     from chalicelib.web.console import views as console
 else:  # the console's and the admin pages' modules load on their first request, off every other cold path
     assets = lazy_module("chalicelib.web.assets")
@@ -21,10 +23,13 @@ else:  # the console's and the admin pages' modules load on their first request,
     saved_replies = lazy_module("chalicelib.web.saved_replies")
     console = lazy_module("chalicelib.web.console.views")
     openapi = lazy_module("chalicelib.web.openapi")
+    files = lazy_module("chalicelib.web.attachments")
 
 app = Chalice(app_name="helpdesk")
 PUBLIC_BODY = ["application/json", "application/x-www-form-urlencoded"]
 FORM = ["application/x-www-form-urlencoded"]
+MULTIPART = "multipart/form-data"  # a page's form with a file field
+app.api.binary_types.extend([MULTIPART, *SERVED_TYPES])  # uploads arrive, and downloads leave, as bytes
 
 
 def request() -> Request:
@@ -34,7 +39,7 @@ def request() -> Request:
     return app.current_request
 
 
-@app.route("/tickets", methods=["POST"], content_types=PUBLIC_BODY)
+@app.route("/tickets", methods=["POST"], content_types=[*PUBLIC_BODY, MULTIPART])
 def open_ticket() -> Response:
     return views.open_ticket(request())
 
@@ -64,7 +69,7 @@ def portal_ticket(ticket_id: str) -> Response:
     return views.portal_ticket(request(), ticket_id)
 
 
-@app.route("/portal/tickets/{ticket_id}/comments", methods=["POST"], content_types=PUBLIC_BODY)
+@app.route("/portal/tickets/{ticket_id}/comments", methods=["POST"], content_types=[*PUBLIC_BODY, MULTIPART])
 def portal_comment(ticket_id: str) -> Response:
     return views.portal_comment(request(), ticket_id)
 
@@ -72,6 +77,11 @@ def portal_comment(ticket_id: str) -> Response:
 @app.route("/portal/tickets/{ticket_id}/transitions", methods=["POST"], content_types=PUBLIC_BODY)
 def portal_transition(ticket_id: str) -> Response:
     return views.portal_transition(request(), ticket_id)
+
+
+@app.route("/portal/tickets/{ticket_id}/attachments/{attachment_id}", methods=["GET"])
+def portal_attachment(ticket_id: str, attachment_id: str) -> Response:
+    return files.portal_download(request(), ticket_id, attachment_id)
 
 
 @app.route("/portal/tickets/{ticket_id}", methods=["OPTIONS"])
@@ -104,6 +114,21 @@ def ticket_history(ticket_id: str) -> Response:
 @app.route("/tickets/{ticket_id}/comments", methods=["POST"])
 def comment_ticket(ticket_id: str) -> Response:
     return views.comment_ticket(request(), ticket_id)
+
+
+@app.route("/tickets/{ticket_id}/attachments", methods=["POST"], content_types=["application/json", MULTIPART])
+def upload_attachment(ticket_id: str) -> Response:
+    return files.upload(request(), ticket_id)
+
+
+@app.route("/tickets/{ticket_id}/attachments", methods=["GET"])
+def ticket_attachments(ticket_id: str) -> Response:
+    return files.listing(request(), ticket_id)
+
+
+@app.route("/tickets/{ticket_id}/attachments/{attachment_id}", methods=["GET"])
+def attachment(ticket_id: str, attachment_id: str) -> Response:
+    return files.download(request(), ticket_id, attachment_id)
 
 
 @app.route("/surveys/{token}", methods=["GET"])
@@ -297,7 +322,12 @@ def console_ticket(ticket_id: str) -> Response:
     return console.ticket_page(request(), ticket_id)
 
 
-@app.route("/console/tickets/{ticket_id}/reply", methods=["POST"], content_types=FORM)
+@app.route("/console/tickets/{ticket_id}/attachments/{attachment_id}", methods=["GET"])
+def console_attachment(ticket_id: str, attachment_id: str) -> Response:
+    return files.console_download(request(), ticket_id, attachment_id)
+
+
+@app.route("/console/tickets/{ticket_id}/reply", methods=["POST"], content_types=[*FORM, MULTIPART])
 def console_reply(ticket_id: str) -> Response:
     return console.reply(request(), ticket_id)
 

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from chalicelib.adapters.console import DynamoChangeMarks
+    from chalicelib.services.attachments import Attachments
     from chalicelib.services.console import Console
     from chalicelib.services.jobs import Jobs
     from chalicelib.services.mailing import Notifier, Postman
@@ -35,6 +36,7 @@ _reports: Reports | None = None
 _saved_replies: SavedReplies | None = None
 _sessions: Sessions | None = None
 _console: Console | None = None
+_attachments: Attachments | None = None
 LOCAL_URL = "http://127.0.0.1:8000"
 
 
@@ -205,6 +207,28 @@ def console() -> Console:
     return _console
 
 
+def attachments() -> Attachments:
+    """Files on tickets: records beside the ticket, bytes in the attachments bucket, limits from the desk's
+    configuration (read on each use, so an admin's change applies at once). boto3's S3 loads on first use."""
+    global _attachments
+    if _attachments is None:
+        from chalicelib.adapters import attachment_records
+        from chalicelib.adapters.attachment_store import AttachmentStoreSettings, S3AttachmentStore
+        from chalicelib.services.attachments import Attachments
+
+        config = settings()
+        built = desk()
+        attachment_records.bind(config.tickets_table, config.region)
+        _attachments = Attachments(
+            attachment_records.DynamoAttachmentRecords(),
+            S3AttachmentStore(AttachmentStoreSettings.from_env(os.environ)),
+            built.clock,
+            built.ids,
+            lambda: built.config().attachments,
+        )
+    return _attachments
+
+
 def reset(clock: Clock | None = None, on_sent: Callable[[SentMail], None] | None = None) -> None:
     """Forget the built services and settings (tests and the local run rebuild them from a new environment).
 
@@ -213,5 +237,5 @@ def reset(clock: Clock | None = None, on_sent: Callable[[SentMail], None] | None
     global _settings, _desk, _pipeline, _clock, _on_sent, _mail, _jobs, _surveys, _reports, _sessions, _console
     _settings, _desk, _pipeline, _clock, _on_sent = None, None, None, clock, on_sent
     _mail, _jobs, _surveys, _reports, _sessions, _console = None, None, None, None, None, None
-    global _saved_replies
-    _saved_replies = None
+    global _saved_replies, _attachments
+    _saved_replies, _attachments = None, None

@@ -18,6 +18,7 @@ ANY_ADDRESS = ("0.0.0.0", "::", "")  # noqa: S104 - only ever compared with, nev
 DEFAULT_SENDER = "desk@example.org"  # verified in moto's SES at start; any address works locally
 DEFAULT_INBOUND = "help@desk.example.org"  # the local SMTP server's address, unless the stage or the shell names one
 RAW_MAIL_PREFIX = "inbound/"  # as the deployed receipt rule's S3 action (infra/inbound.py PREFIX)
+LOCAL_DOWNLOAD_INLINE_BYTES = 1024 * 1024 * 1024
 MAIL_DIR = PROJECT_DIR / ".localdesk" / "mail"  # where the sent mails go as .eml files, unless HELPDESK_MAIL_DIR
 
 FAKE_AWS = {
@@ -93,6 +94,9 @@ def prepare(environ: MutableMapping[str, str], listen: Listen, stage_variables: 
     if not environ.get("HELPDESK_INBOUND_ADDRESS", "").strip():
         environ["HELPDESK_INBOUND_ADDRESS"] = DEFAULT_INBOUND
     environ["HELPDESK_RAW_MAIL_PREFIX"] = RAW_MAIL_PREFIX
+    # Deployed, a file over 4 MB is handed out as a short S3 link (a Lambda answers at most 6 MB). Here S3 is moto
+    # inside this process, which no browser can reach, and the local server has no answer limit: it serves them all.
+    environ.setdefault("HELPDESK_DOWNLOAD_INLINE_BYTES", str(LOCAL_DOWNLOAD_INLINE_BYTES))
 
 
 def mail_directory(environ: Mapping[str, str] | None = None) -> Path:
@@ -102,9 +106,10 @@ def mail_directory(environ: Mapping[str, str] | None = None) -> Path:
 
 
 def use_tables(environ: MutableMapping[str, str], outputs: dict[str, str]) -> None:
-    """The names CloudFormation (moto) gave the tables and the raw mail bucket, as the deployed stage gets them."""
+    """The names CloudFormation (moto) gave the tables and the buckets, as the deployed stage gets them."""
     environ["HELPDESK_TICKETS_TABLE"] = outputs["TicketsTableName"]
     environ["HELPDESK_DESK_TABLE"] = outputs["DeskTableName"]
     environ["HELPDESK_EVENTS_TABLE"] = outputs["EventsTableName"]
     environ["HELPDESK_TICKETS_STREAM_ARN"] = outputs["TicketsTableStreamArn"]
     environ["HELPDESK_RAW_MAIL_BUCKET"] = outputs["RawMailBucketName"]
+    environ["HELPDESK_ATTACHMENTS_BUCKET"] = outputs["AttachmentsBucketName"]

@@ -107,6 +107,7 @@ def aws(clock: ManualClock) -> Iterator[dict[str, str]]:
         os.environ["HELPDESK_TICKETS_TABLE"] = outputs["TicketsTableName"]
         os.environ["HELPDESK_DESK_TABLE"] = outputs["DeskTableName"]
         os.environ["HELPDESK_EVENTS_TABLE"] = outputs["EventsTableName"]
+        os.environ["HELPDESK_ATTACHMENTS_BUCKET"] = outputs["AttachmentsBucketName"]
         wiring.reset(clock=clock)
         yield outputs
         wiring.reset()

@@ -131,6 +131,31 @@ class DynamoAttachmentRecords:
             raise
         return True
 
+    def assign(self, ticket_id: str, attachment_id: str, comment_id: str) -> bool:
+        """Put a file not yet on a comment onto `comment_id`; False when it is on one already (or gone)."""
+        record = AttachmentRecord(ticket_id, _sk(attachment_id))
+        try:
+            record.update(
+                actions=[AttachmentRecord.comment_id.set(comment_id)],
+                condition=AttachmentRecord.pk.exists() & AttachmentRecord.comment_id.does_not_exist(),
+            )
+        except UpdateError as error:
+            if is_condition_failure(error):
+                return False
+            raise
+        return True
+
+    def unassign(self, ticket_id: str, attachment_id: str, comment_id: str) -> None:
+        """Take a file off `comment_id` again (its comment was not written); nothing when it is not on it."""
+        record = AttachmentRecord(ticket_id, _sk(attachment_id))
+        try:
+            record.update(
+                actions=[AttachmentRecord.comment_id.remove()], condition=AttachmentRecord.comment_id == comment_id
+            )
+        except UpdateError as error:
+            if not is_condition_failure(error):
+                raise
+
     def remove(self, ticket_id: str, attachment_id: str) -> None:
         AttachmentRecord(ticket_id, _sk(attachment_id)).delete()
 

@@ -17,8 +17,9 @@ from chalicelib.domain.attachments import (
 
 PREFIX = "attachments/"
 CHUNK_BYTES = 64 * 1024
-# What S3 answers for a key that is not there (GetObject says NoSuchKey; HeadObject has no body, so only 404).
-MISSING = {"404", "NoSuchKey", "NotFound"}
+# What S3 answers for a key that is not there (GetObject says NoSuchKey; HeadObject has no body, so only 404). The
+# deployed functions may not list the bucket (least privilege), and S3 then answers a missing key with 403.
+MISSING = {"404", "NoSuchKey", "NotFound", "403", "AccessDenied"}
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,23 @@ class S3AttachmentStore:
                 raise UploadMissingError("the file is not stored") from None
             raise
         return _read_all(body)
+
+    def presigned_get(self, ticket_id: str, attachment_id: str, headers: Mapping[str, str], expires_in: int) -> str:
+        """A short-lived link that has S3 serve the file as the desk would: the same type, disposition and cache
+        answer (S3 cannot send `nosniff` or a CSP, but the file is a download on S3's origin, not the desk's)."""
+        return str(
+            self.client.generate_presigned_url(
+                "get_object",
+                Params={
+                    "Bucket": self.settings.bucket,
+                    "Key": object_key(ticket_id, attachment_id),
+                    "ResponseContentType": headers["Content-Type"],
+                    "ResponseContentDisposition": headers["Content-Disposition"],
+                    "ResponseCacheControl": headers["Cache-Control"],
+                },
+                ExpiresIn=expires_in,
+            )
+        )
 
     def delete(self, ticket_id: str, attachment_id: str) -> None:
         self.client.delete_object(Bucket=self.settings.bucket, Key=object_key(ticket_id, attachment_id))

@@ -8,8 +8,9 @@ from typing import Any
 
 DEFAULT_PREFIX = "inbound/"
 DEFAULT_MAX_BYTES = 25 * 1024 * 1024
-# What S3 answers for a key that is not there (GetObject says NoSuchKey; HeadObject has no body, so only 404).
-MISSING = {"404", "NoSuchKey", "NotFound"}
+# What S3 answers for a key that is not there (GetObject says NoSuchKey; HeadObject has no body, so only 404). The
+# functions may not list the bucket (least privilege), and S3 then answers a missing (e.g. expired) key with 403.
+MISSING = {"404", "NoSuchKey", "NotFound", "403", "AccessDenied"}
 
 
 class RawMailError(Exception):

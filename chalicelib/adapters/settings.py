@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+DOWNLOAD_INLINE_BYTES = 4 * 1024 * 1024
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -22,6 +24,9 @@ class Settings:
     session_hours: int = 12
     # The address the desk receives mail at (SES receipt rule, or the local SMTP server); None: it receives none.
     inbound_address: str | None = None
+    # A download larger than this is answered with a short S3 link instead of the bytes: a Lambda answers at most
+    # 6 MB, base64 included. The local run raises it (its server has no such limit, and its S3 is in-process).
+    download_inline_bytes: int = DOWNLOAD_INLINE_BYTES
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -40,6 +45,7 @@ class Settings:
             session_idle_minutes=int(env.get("HELPDESK_SESSION_IDLE_MINUTES") or "30"),
             session_hours=int(env.get("HELPDESK_SESSION_HOURS") or "12"),
             inbound_address=(env.get("HELPDESK_INBOUND_ADDRESS") or "").strip() or None,
+            download_inline_bytes=int(env.get("HELPDESK_DOWNLOAD_INLINE_BYTES") or DOWNLOAD_INLINE_BYTES),
         )
 
 

@@ -55,6 +55,8 @@ ZIP_FLAVOURS = frozenset(
         "application/vnd.oasis.opendocument.presentation",
     }
 )
+# Every type a download can be served with (delivery_type): the app's binary types, so each goes out as bytes.
+SERVED_TYPES = tuple(sorted(SAFE_TYPES | ZIP_FLAVOURS | {OCTET_STREAM}))
 # Plain text whose name or declared type says a browser would run it is served as bytes, never as text.
 SCRIPTABLE_EXTENSIONS = frozenset(
     {

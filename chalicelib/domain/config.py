@@ -11,6 +11,7 @@ from importlib import resources
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from chalicelib.domain.attachments import AttachmentLimits, parse_limits
 from chalicelib.domain.errors import ValidationError
 
 CATEGORIES = ("new", "active", "waiting", "done")
@@ -228,6 +229,7 @@ class DeskConfig:
     email: EmailSettings = EmailSettings(None, True, True, True, True, {})
     stale_rules: dict[str, StaleRule] = field(default_factory=dict)
     survey: SurveySettings = SurveySettings(False, frozenset(), 60, 5, 28, 30)
+    attachments: AttachmentLimits = field(default_factory=AttachmentLimits)
 
     def type_named(self, key: str) -> TicketType | None:
         return self.types.get(key)
@@ -374,9 +376,12 @@ def parse_config(document: Any) -> DeskConfig:
     doc = c.obj(
         document,
         "",
-        {"desk", "teams", "priorities", "statuses", "workflows", "types", "sla", "email", "stale_rules", "survey"},
+        {
+            "desk", "teams", "priorities", "statuses", "workflows", "types", "sla", "email", "stale_rules", "survey",
+            "attachments",
+        },
         {"desk", "priorities", "statuses", "workflows", "types", "sla"},
-    )
+    )  # fmt: skip
 
     teams = _parse_teams(c, doc.get("teams", []))
     priorities = _parse_priorities(c, doc.get("priorities"))
@@ -389,6 +394,11 @@ def parse_config(document: Any) -> DeskConfig:
     email = _parse_email(c, doc.get("email", {}), statuses)
     stale_rules = _parse_stale_rules(c, doc.get("stale_rules", []), statuses, workflows)
     survey = _parse_survey(c, doc.get("survey"), statuses)
+    attachments = AttachmentLimits()
+    try:
+        attachments = parse_limits(doc.get("attachments"))
+    except ValidationError as error:
+        c.errors.update(error.errors)
 
     if c.errors:
         raise ValidationError("the desk configuration is not valid", c.errors)
@@ -404,6 +414,7 @@ def parse_config(document: Any) -> DeskConfig:
         email=email,
         stale_rules=stale_rules,
         survey=survey,
+        attachments=attachments,
     )
 
 

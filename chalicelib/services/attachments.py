@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -27,6 +27,7 @@ from chalicelib.domain.errors import NotFoundError, ValidationError
 from chalicelib.services.ports import Clock, IdSource
 
 UPLOAD_SECONDS = 15 * 60  # how long a presigned POST may be used
+LINK_SECONDS = 60  # how long a download link to S3 (for a file too large for a Lambda answer) may be used
 
 
 class AttachmentRecords(Protocol):
@@ -34,6 +35,8 @@ class AttachmentRecords(Protocol):
     def get(self, ticket_id: str, attachment_id: str) -> Attachment | None: ...
     def of_ticket(self, ticket_id: str) -> list[Attachment]: ...
     def mark_stored(self, attachment: Attachment) -> bool: ...
+    def assign(self, ticket_id: str, attachment_id: str, comment_id: str) -> bool: ...
+    def unassign(self, ticket_id: str, attachment_id: str, comment_id: str) -> None: ...
     def remove(self, ticket_id: str, attachment_id: str) -> None: ...
     def used(self, ticket_id: str) -> int: ...
     def reserve(self, ticket_id: str, size: int, limit: int) -> bool: ...
@@ -46,6 +49,7 @@ class AttachmentBlobs(Protocol):
     def verify(self, ticket_id: str, attachment_id: str, max_bytes: int) -> tuple[int, bytes]: ...
     def sha256(self, ticket_id: str, attachment_id: str, max_bytes: int) -> tuple[int, str]: ...
     def open(self, ticket_id: str, attachment_id: str) -> Iterator[bytes]: ...
+    def presigned_get(self, ticket_id: str, attachment_id: str, headers: Mapping[str, str], expires_in: int) -> str: ...
     def delete(self, ticket_id: str, attachment_id: str) -> None: ...
 
 
@@ -62,9 +66,12 @@ class Upload:
 
 @dataclass(frozen=True)
 class Download:
+    """A file to serve: its bytes through the desk (`body`), or, when too large for that, S3's short link (`url`)."""
+
     attachment: Attachment
     headers: dict[str, str]
-    body: Iterator[bytes]
+    body: Iterator[bytes] | None
+    url: str | None = None
 
 
 class Attachments:
@@ -74,13 +81,18 @@ class Attachments:
         blobs: AttachmentBlobs,
         clock: Clock,
         ids: IdSource,
-        limits: AttachmentLimits | None = None,
+        limits: AttachmentLimits | Callable[[], AttachmentLimits] | None = None,
     ) -> None:
+        """`limits`: fixed, or read on each use (the desk configuration's, which an admin may change)."""
         self.records = records
         self.blobs = blobs
         self.clock = clock
         self.ids = ids
-        self.limits = limits or AttachmentLimits()
+        self._limits = limits or AttachmentLimits()
+
+    @property
+    def limits(self) -> AttachmentLimits:
+        return self._limits if isinstance(self._limits, AttachmentLimits) else self._limits()
 
     def store_bytes(
         self,
@@ -90,12 +102,22 @@ class Attachments:
         declared_type: str | None,
         data: bytes,
         by: str,
+        attachment_id: str | None = None,
     ) -> Attachment:
-        """A file the desk received whole (mail, a form post): checked, sniffed, stored, recorded, counted."""
+        """A file the desk received whole (mail, a form post): checked, sniffed, stored, recorded, counted.
+
+        `attachment_id`, when the sender's message fixes it (mail: from its Message-ID and the part's place), makes
+        storing it again (a redelivered notification) answer the file already stored instead of a second copy."""
         _check_role(by)
+        if attachment_id is not None:
+            if not valid_id(attachment_id):
+                raise ValueError(f"not an attachment id: {attachment_id!r}")
+            earlier = self.records.get(ticket_id, attachment_id)
+            if earlier is not None and earlier.state == "stored":
+                return earlier
         self.limits.check_file(len(data))
         self._check_count(ticket_id, comment_id, adding=1)
-        attachment_id = self.ids.new_id()
+        attachment_id = attachment_id or self.ids.new_id()
         kind = declared(declared_type)
         attachment = Attachment(
             id=attachment_id,
@@ -196,17 +218,90 @@ class Attachments:
         attachment_id: str,
         for_requester: bool,
         public_comment_ids: frozenset[str] | set[str] = frozenset(),
+        inline_limit: int | None = None,
     ) -> Download:
         """The file of this ticket, with the headers it must be served with. Another ticket's attachment id, a
-        pending upload, or (for a requester) a note's file is NotFoundError: the answer never tells which."""
+        pending upload, or (for a requester) a note's file is NotFoundError: the answer never tells which.
+        A file over `inline_limit` bytes comes as a short S3 link instead of bytes (a Lambda answers 6 MB)."""
         attachment = self._find(ticket_id, attachment_id)
         if attachment.state != "stored" or (for_requester and not attachment.visible_to_requester(public_comment_ids)):
             raise _not_found()
+        headers = delivery_headers(attachment)
+        if inline_limit is not None and attachment.size > inline_limit:
+            url = self.blobs.presigned_get(ticket_id, attachment_id, headers, LINK_SECONDS)
+            return Download(attachment=attachment, headers=headers, body=None, url=url)
         try:
             body = self.blobs.open(ticket_id, attachment_id)
         except UploadMissingError:
             raise _not_found() from None
-        return Download(attachment=attachment, headers=delivery_headers(attachment), body=body)
+        return Download(attachment=attachment, headers=headers, body=body)
+
+    def attach(self, ticket_id: str, attachment_ids: list[str], comment_id: str) -> list[Attachment]:
+        """Files uploaded to this ticket and not yet on a comment, put onto `comment_id` (before the comment is
+        written): a pending direct upload is finished (checked) first. An id that is not such a file is refused
+        and nothing is moved; a file another call attached meanwhile is refused too."""
+        if not isinstance(attachment_ids, list) or not all(isinstance(i, str) for i in attachment_ids):
+            raise ValidationError("attachments must be a list of attachment ids", {"attachments": "must be a list"})
+        wanted = list(dict.fromkeys(attachment_ids))
+        if not wanted:
+            return []
+        self.limits.check_count(len(wanted))
+        found = []
+        for attachment_id in wanted:
+            try:
+                attachment = self._find(ticket_id, attachment_id)
+            except NotFoundError:
+                raise ValidationError(
+                    "no such upload on this ticket", {"attachments": f"{attachment_id} is not an upload of this ticket"}
+                ) from None
+            if attachment.comment_id is not None:
+                raise ValidationError(
+                    "that file is on a comment already", {"attachments": f"{attachment_id} is on a comment already"}
+                )
+            found.append(attachment)
+        finished = [self.finish_upload(ticket_id, a.id) if a.state == "pending" else a for a in found]
+        attached: list[Attachment] = []
+        for attachment in finished:
+            if not self.records.assign(ticket_id, attachment.id, comment_id):
+                for done in attached:  # put back what this call moved: all or nothing
+                    self.records.unassign(ticket_id, done.id, comment_id)
+                raise ValidationError(
+                    "that file is on a comment already", {"attachments": f"{attachment.id} is on a comment already"}
+                )
+            attached.append(replace(attachment, comment_id=comment_id))
+        return attached
+
+    def detach(self, ticket_id: str, attachments: list[Attachment], comment_id: str) -> None:
+        """Undo attach() for a comment that was then not written: the files are uploads again, to attach anew."""
+        for attachment in attachments:
+            self.records.unassign(ticket_id, attachment.id, comment_id)
+
+    def of_comment(self, ticket_id: str, comment_id: str) -> list[Attachment]:
+        """The stored files that came with one comment, in upload order (a comment's files are stored before it)."""
+        return [a for a in self.listing(ticket_id, for_requester=False) if a.comment_id == comment_id]
+
+    def content(self, ticket_id: str, attachment_id: str) -> tuple[Attachment, bytes]:
+        """A stored file and all its bytes (for the desk's own use, e.g. a mail that carries it); NotFoundError
+        when it is not (or no longer) there."""
+        attachment = self._find(ticket_id, attachment_id)
+        if attachment.state != "stored":
+            raise _not_found()
+        try:
+            return attachment, b"".join(self.blobs.open(ticket_id, attachment_id))
+        except UploadMissingError:
+            raise _not_found() from None
+
+    def discard(self, attachment: Attachment) -> None:
+        """A file stored for something that was then not written (a refused or conflicting comment): gone, and
+        its bytes no longer counted against the ticket."""
+        self._discard(attachment)
+        if attachment.state == "stored":
+            self.records.release(attachment.ticket_id, attachment.size)
+
+    def discard_comment_files(self, ticket_id: str, comment_id: str) -> None:
+        for attachment in self.records.of_ticket(ticket_id):
+            if attachment.comment_id == comment_id:
+                self.discard(attachment)
 
     def _find(self, ticket_id: str, attachment_id: str) -> Attachment:
         if not (valid_id(ticket_id) and valid_id(attachment_id)):

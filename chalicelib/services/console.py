@@ -269,6 +269,7 @@ class Console:
         move_to: str | None,
         seen: Seen,
         priority: str | None = None,
+        comment_id: str | None = None,
     ) -> Ticket:
         """A reply or note, optionally with a move. If the ticket changed since the agent saw it (a new comment
         or any change), nothing is sent: EditConflictError says what changed; the agent resends on purpose."""
@@ -288,9 +289,12 @@ class Console:
                 ticket = self.desk.change(ticket.id, {"priority": priority, "version": ticket.version}, agent)
             if move_to:
                 return self.desk.transition(
-                    ticket.id, {"to": move_to, "comment": body, "public": public, "version": ticket.version}, agent
+                    ticket.id,
+                    {"to": move_to, "comment": body, "public": public, "version": ticket.version},
+                    agent,
+                    comment_id,
                 )
-            self.desk.comment(ticket.id, {"body": body, "public": public}, agent)
+            self.desk.comment(ticket.id, {"body": body, "public": public}, agent, comment_id)
         except StaleVersionError:
             fresh = self.desk.tickets.get_with_comments(ticket.id)
             current, current_comments = fresh if fresh else (ticket, comments)

@@ -424,11 +424,24 @@ class Desk:
         public = [c for c in comments if c.public]
         return TicketDetail(ticket, public, rules.allowed_transitions(config, ticket, REQUESTER), config)
 
-    def portal_comment(self, ticket_id: str, token: str | None, body: Any, source_ip: str | None = None) -> Comment:
+    def portal_comment(
+        self,
+        ticket_id: str,
+        token: str | None,
+        body: Any,
+        source_ip: str | None = None,
+        comment_id: str | None = None,
+        before_write: Callable[[], None] | None = None,
+    ) -> Comment:
+        """`comment_id`: the id the comment's files are stored under (Desk.new_comment_id); `before_write` stores
+        them once the token, the limits and the text have passed, before the comment is written."""
         detail = self.portal_ticket(ticket_id, token)
         ticket = detail.ticket
         Limits(self.store).admit_comment(detail.config, source_ip, ticket.requester_email, self.clock.now())
-        return self._comment(ticket, rules.check_comment_body(body), public=True, actor=requester_actor(ticket))
+        text = rules.check_comment_body(body)
+        if before_write is not None:
+            before_write()
+        return self._comment(ticket, text, public=True, actor=requester_actor(ticket), comment_id=comment_id)
 
     def portal_transition(self, ticket_id: str, token: str | None, raw: Any) -> Ticket:
         detail = self.portal_ticket(ticket_id, token)
@@ -541,7 +554,7 @@ class Desk:
             )
         return states
 
-    def transition(self, id_or_ref: str, raw: Any, agent: Agent) -> Ticket:
+    def transition(self, id_or_ref: str, raw: Any, agent: Agent, comment_id: str | None = None) -> Ticket:
         body = self._object(raw, {"to", "comment", "public", "version"})
         to = self._status_key(body)
         public = body.get("public", False)
@@ -549,7 +562,9 @@ class Desk:
             raise ValidationError("public must be true or false", {"public": "must be true or false"})
         ticket = self._ticket(id_or_ref)
         version = self._version(body)
-        return self._transition(self.config(), ticket, to, version, body.get("comment"), public, agent_actor(agent))
+        return self._transition(
+            self.config(), ticket, to, version, body.get("comment"), public, agent_actor(agent), comment_id
+        )
 
     def change(self, id_or_ref: str, raw: Any, agent: Agent) -> Ticket:
         body = self._object(raw, None)
@@ -569,13 +584,20 @@ class Desk:
         )
         return self.tickets.save(changed, version)
 
-    def comment(self, id_or_ref: str, raw: Any, agent: Agent) -> Comment:
+    def new_comment_id(self) -> str:
+        """An id for a comment not yet written: its files are stored under it first, so that whatever reads the
+        comment (the page, the mail about it) finds them already there."""
+        return self.ids.new_id()
+
+    def comment(self, id_or_ref: str, raw: Any, agent: Agent, comment_id: str | None = None) -> Comment:
         body = self._object(raw, {"body", "public"})
         public = body.get("public", False)
         if not isinstance(public, bool):
             raise ValidationError("public must be true or false", {"public": "must be true or false"})
         text = rules.check_comment_body(body.get("body"))
-        return self._comment(self._ticket(id_or_ref), text, public=public, actor=agent_actor(agent))
+        return self._comment(
+            self._ticket(id_or_ref), text, public=public, actor=agent_actor(agent), comment_id=comment_id
+        )
 
     def queue(self, request: QueueRequest) -> Queue:
         config = self.config()
@@ -679,6 +701,7 @@ class Desk:
         comment: Any,
         public: bool,
         actor: Actor,
+        comment_id: str | None = None,
     ) -> Ticket:
         self._check_version(ticket, version)
         text = rules.check_comment_body(comment) if comment not in (None, "") else None
@@ -687,13 +710,15 @@ class Desk:
         note = None
         if text is not None:
             moved, note = rules.add_comment(
-                moved, text, public=public, actor=actor, comment_id=self.ids.new_id(), now=now
+                moved, text, public=public, actor=actor, comment_id=comment_id or self.ids.new_id(), now=now
             )
         return self.tickets.save(moved, ticket.version, note)
 
-    def _comment(self, ticket: Ticket, text: str, *, public: bool, actor: Actor) -> Comment:
+    def _comment(
+        self, ticket: Ticket, text: str, *, public: bool, actor: Actor, comment_id: str | None = None
+    ) -> Comment:
         updated, comment = rules.add_comment(
-            ticket, text, public=public, actor=actor, comment_id=self.ids.new_id(), now=self.clock.now()
+            ticket, text, public=public, actor=actor, comment_id=comment_id or self.ids.new_id(), now=self.clock.now()
         )
         self.tickets.add_comment(updated, comment)
         return comment

@@ -37,8 +37,11 @@ def asset_path(name: str) -> str:
 def serve(name: str) -> Response:
     path = _index().get(name)
     if path is None:
+        # The desk's JSON error, not text/plain: that is a binary type of the app (text attachments leave as bytes).
         return Response(
-            body="not found", status_code=404, headers={"Content-Type": "text/plain", "Cache-Control": "no-store"}
+            body={"error": {"code": "not_found", "message": "no such file"}},
+            status_code=404,
+            headers={"Content-Type": "application/json", "Cache-Control": "no-store"},
         )
     return Response(
         body=path.read_text(encoding="utf-8"),

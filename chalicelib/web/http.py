@@ -6,7 +6,7 @@ import functools
 import json
 import logging
 from collections.abc import Callable
-from typing import Any, Concatenate, ParamSpec
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec
 from urllib.parse import parse_qs
 
 from chalice.app import Request, Response
@@ -25,6 +25,9 @@ from chalicelib.domain.errors import (
     ValidationError,
 )
 
+if TYPE_CHECKING:
+    from chalicelib.web.multipart import Multipart, PostedFile
+
 logger = logging.getLogger("helpdesk")
 
 STATUS_BY_ERROR: tuple[tuple[type[HelpdeskError], int], ...] = (
@@ -38,6 +41,11 @@ STATUS_BY_ERROR: tuple[tuple[type[HelpdeskError], int], ...] = (
     (RateLimitedError, 429),
 )
 JSON = "application/json"
+MULTIPART = "multipart/form-data"
+# A page's post with files goes through API Gateway to a Lambda, whose request is at most 6 MB once API Gateway has
+# base64-encoded the body: 4 MB of files and form. Larger files come by mail, or straight to S3 (the API's uploads).
+UPLOAD_BODY_MB = 4
+UPLOAD_BODY_BYTES = UPLOAD_BODY_MB * 1024 * 1024
 FORM = "application/x-www-form-urlencoded"
 IDEMPOTENCY_KEY_LIMIT = 255
 P = ParamSpec("P")
@@ -123,7 +131,8 @@ def media_type(request: Request) -> str:
 
 
 def is_form(request: Request) -> bool:
-    return media_type(request) == FORM
+    """A page's form post: url-encoded, or multipart when it carries files."""
+    return media_type(request) in (FORM, MULTIPART)
 
 
 def wants_html(request: Request) -> bool:
@@ -134,9 +143,31 @@ def wants_html(request: Request) -> bool:
 def raw_body(request: Request) -> bytes:
     raw = request.raw_body or b""
     body = raw.encode() if isinstance(raw, str) else raw
-    if len(body) > wiring.settings().max_body_bytes:
-        raise PayloadTooLargeError(f"the request body is larger than {wiring.settings().max_body_bytes} bytes")
+    limit = UPLOAD_BODY_BYTES if media_type(request) == MULTIPART else wiring.settings().max_body_bytes
+    if len(body) > limit:
+        if limit == UPLOAD_BODY_BYTES:
+            raise PayloadTooLargeError(
+                f"the files come to more than {UPLOAD_BODY_MB} MB; a page takes at most {UPLOAD_BODY_MB} MB at once"
+            )
+        raise PayloadTooLargeError(f"the request body is larger than {limit} bytes")
     return body
+
+
+def _multipart(request: Request) -> Multipart:
+    """The multipart form, parsed once per request (its text fields and its files are asked for separately)."""
+    from chalicelib.web import multipart  # only a post with files pays for the email package's parser
+
+    parsed = getattr(request, "_helpdesk_multipart", None)
+    if isinstance(parsed, multipart.Multipart):
+        return parsed
+    parsed = multipart.parse(raw_body(request), header(request, "content-type") or "")
+    request._helpdesk_multipart = parsed  # type: ignore[attr-defined]
+    return parsed
+
+
+def posted_files(request: Request) -> list[PostedFile]:
+    """The files of a multipart form (none for any other body)."""
+    return _multipart(request).files if media_type(request) == MULTIPART else []
 
 
 def json_body(request: Request) -> Any:
@@ -159,7 +190,10 @@ def _refuse_constant(name: str) -> Any:
 
 
 def form_body(request: Request) -> dict[str, str]:
-    """A url-encoded form as name -> value; a name sent twice is refused rather than guessed at."""
+    """A url-encoded form as name -> value; a name sent twice is refused rather than guessed at. A multipart
+    form's text fields the same way (its files: posted_files)."""
+    if media_type(request) == MULTIPART:
+        return dict(_multipart(request).fields)
     try:
         text = raw_body(request).decode("utf-8")
         parsed = parse_qs(text, keep_blank_values=True, max_num_fields=200, strict_parsing=False)

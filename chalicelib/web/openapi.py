@@ -16,6 +16,7 @@ JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
 HTML = "text/html"
 RAW_MAIL = "message/rfc822"
+MULTIPART = "multipart/form-data"
 Schema = dict[str, Any]
 
 Security = list[dict[str, list[str]]]
@@ -77,6 +78,23 @@ SCHEMAS: dict[str, Schema] = {
         }
     ),
     "Status": STATUS,
+    "Attachment": obj(
+        {
+            "id": STRING,
+            "filename": STRING,
+            "size": INT,
+            "size_text": STRING,
+            "content_type": {"type": "string", "description": "The type it is served with (sniffed from its bytes)"},
+            "created_at": MAYBE_STAMP,
+            "url": {"type": "string", "description": "Where this audience downloads it (relative to the desk)"},
+        },
+        {
+            "comment_id": {**MAYBE_STRING, "description": "Agents only: the comment it came with (null: the ticket's)"},
+            "uploaded_by": {"type": "string", "enum": ["agent", "requester"], "description": "Agents only"},
+            "sha256": {"type": "string", "description": "Agents only: of its bytes (empty while pending)"},
+            "state": {"type": "string", "enum": ["pending"], "description": "Agents only: a direct upload not done"},
+        },
+    ),
     "Comment": obj(
         {
             "id": STRING,
@@ -86,6 +104,7 @@ SCHEMAS: dict[str, Schema] = {
             "created_at": MAYBE_STAMP,
         },
         {
+            "attachments": {"type": "array", "items": ref("Attachment"), "description": "The files it came with"},
             "source": {"type": "string", "enum": ["mail"], "description": "Agents only: the comment came by mail"},
             "original_url": {
                 "type": "string",
@@ -150,11 +169,17 @@ SCHEMAS: dict[str, Schema] = {
                     "survey": nullable(ref("SurveyAnswer")),
                 },
                 {
+                    "attachments": {
+                        "type": "array",
+                        "items": ref("Attachment"),
+                        "description": "The ticket's own files (from the form or mail that opened it, or uploads not "
+                        "yet on a comment); each comment lists its own",
+                    },
                     "original_url": {
                         "type": "string",
                         "description": "For a ticket opened by mail: where the opening message as received is "
                         "downloaded (GET /console/tickets/{ticket_id}/messages/opening)",
-                    }
+                    },
                 },
             ),
         ]
@@ -173,7 +198,8 @@ SCHEMAS: dict[str, Schema] = {
             "comments": {"type": "array", "items": ref("Comment")},
             "allowed_transitions": {"type": "array", "items": ref("Transition")},
             "version": INT,
-        }
+        },
+        {"attachments": {"type": "array", "items": ref("Attachment"), "description": "The requester's own files"}},
     ),
     "Opened": obj({"id": STRING, "ref": STRING, "status": STRING, "portal_url": STRING}),
     "Received": obj({"received": BOOL}),
@@ -305,6 +331,9 @@ def q(name: str, schema: Schema | None = None, description: str = "") -> Schema:
     return {"name": name, "in": "query", "required": False, "schema": schema or STRING, "description": description}
 
 
+BINARY = {"type": "string", "contentMediaType": "application/octet-stream"}
+
+
 def json_body(schema: Schema, *, required: bool = True) -> Schema:
     return {"required": required, "content": {JSON: {"schema": schema}}}
 
@@ -318,8 +347,18 @@ def form_values(schema: Schema) -> Schema:
     return form
 
 
-def public_body(schema: Schema) -> Schema:
-    return {"required": True, "content": {JSON: {"schema": schema}, FORM: {"schema": form_values(schema)}}}
+def public_body(schema: Schema, *, files: bool = False) -> Schema:
+    """JSON from programs, a url-encoded form from a page; with `files`, the page's multipart form with a file field."""
+    content: Schema = {JSON: {"schema": schema}, FORM: {"schema": form_values(schema)}}
+    if files:
+        content[MULTIPART] = {"schema": with_files(form_values(schema))}
+    return {"required": True, "content": content}
+
+
+def with_files(schema: Schema) -> Schema:
+    """A form's fields and its `files` (several under one name; at most 4 MB in all through a page)."""
+    properties = {**schema.get("properties", {}), "files": {"type": "array", "items": BINARY}}
+    return {**schema, "type": "object", "properties": properties}
 
 
 def op(
@@ -350,6 +389,16 @@ def link(operation_id: str, **parameters: str) -> Schema:
 
 
 TICKET_ID = path("ticket_id", "The ticket's id (`id` of POST /tickets)")
+ATTACHMENT_ID = path("attachment_id", "The file's `id`")
+DOWNLOAD: dict[str, Schema] = {
+    "200": {
+        "description": "The file: its sniffed type when safe (else application/octet-stream, never HTML or SVG), "
+        "`Content-Disposition: attachment`, `X-Content-Type-Options: nosniff`",
+        "content": {"application/octet-stream": {"schema": BINARY}, "*/*": {"schema": BINARY}},
+    },
+    "302": {"description": "A file too large for a Lambda answer: a link to S3 valid for 60 seconds"},
+    **errors(401, 403, 404),
+}
 TOKEN = path("token", "The token of the mail's link")
 PREFLIGHT = {"204": {"description": "CORS preflight; the CORS headers when the Origin is allowed"}}
 NEW_TICKET = obj(
@@ -421,7 +470,7 @@ def api_paths() -> dict[str, dict[str, Schema]]:
                         "schema": {"type": "string", "minLength": 1, "maxLength": 255},
                     }
                 ],
-                body=public_body(NEW_TICKET),
+                body=public_body(NEW_TICKET, files=True),
                 links=TICKET_LINKS,
             ),
             "get": op(
@@ -491,7 +540,7 @@ def api_paths() -> dict[str, dict[str, Schema]]:
                 tags="portal",
                 security=PORTAL,
                 parameters=[TICKET_ID],
-                body=public_body(obj({"body": {"type": "string", "minLength": 1}})),
+                body=public_body(obj({"body": {"type": "string", "minLength": 1}}), files=True),
             ),
             "options": op(
                 "portal_comment_preflight", "CORS preflight", PREFLIGHT, tags="portal", parameters=[TICKET_ID]
@@ -582,8 +631,92 @@ def api_paths() -> dict[str, dict[str, Schema]]:
                 tags="agents",
                 security=AGENT,
                 parameters=[TICKET_ID],
-                body=json_body(obj({"body": {"type": "string", "minLength": 1}}, {"public": BOOL})),
+                body=json_body(
+                    obj(
+                        {"body": {"type": "string", "minLength": 1}},
+                        {
+                            "public": BOOL,
+                            "attachments": {
+                                "type": "array",
+                                "items": STRING,
+                                "description": "Ids of this ticket's uploads (POST /tickets/{ticket_id}/attachments) "
+                                "to carry; a direct upload is checked now",
+                            },
+                        },
+                    )
+                ),
             )
+        },
+        "/tickets/{ticket_id}/attachments": {
+            "post": op(
+                "upload_attachment",
+                "Upload files for a later comment: a multipart body stores them now (4 MB at most); JSON "
+                "`{filename, content_type}` answers a presigned S3 POST for one file up to the desk's limit",
+                {
+                    "201": ok(
+                        obj(
+                            {},
+                            {
+                                "attachments": {"type": "array", "items": ref("Attachment")},
+                                "attachment": ref("Attachment"),
+                                "upload": obj(
+                                    {
+                                        "url": STRING,
+                                        "fields": {"type": "object", "additionalProperties": STRING},
+                                        "max_bytes": INT,
+                                        "expires_at": MAYBE_STAMP,
+                                    }
+                                ),
+                            },
+                        ),
+                        "Stored (multipart), or the form to post the file to (JSON)",
+                    ),
+                    **errors(*AGENT_ERRORS),
+                },
+                tags="agents",
+                security=AGENT,
+                parameters=[TICKET_ID],
+                body={
+                    "required": True,
+                    "content": {
+                        JSON: {
+                            "schema": obj({"filename": {"type": "string", "minLength": 1}}, {"content_type": STRING})
+                        },
+                        MULTIPART: {"schema": with_files({"type": "object", "properties": {}})},
+                    },
+                },
+            ),
+            "get": op(
+                "ticket_attachments",
+                "Every stored file of the ticket, with the comment it came with",
+                {
+                    "200": ok(obj({"attachments": {"type": "array", "items": ref("Attachment")}})),
+                    **errors(401, 403, 404),
+                },
+                tags="agents",
+                security=AGENT,
+                parameters=[TICKET_ID],
+            ),
+        },
+        "/tickets/{ticket_id}/attachments/{attachment_id}": {
+            "get": op(
+                "attachment",
+                "A file of the ticket, as a download",
+                DOWNLOAD,
+                tags="agents",
+                security=AGENT,
+                parameters=[TICKET_ID, ATTACHMENT_ID],
+            ),
+        },
+        "/portal/tickets/{ticket_id}/attachments/{attachment_id}": {
+            "get": op(
+                "portal_attachment",
+                "A file of the requester's ticket, as a download (never one of an internal note)",
+                DOWNLOAD,
+                tags="portal",
+                security=PORTAL,
+                parameters=[TICKET_ID, ATTACHMENT_ID, q("token")],
+            ),
         },
         "/surveys/{token}": {
             "get": op(
@@ -928,6 +1061,20 @@ def console_responses(*, post: bool) -> dict[str, Schema]:
     return answers
 
 
+CONSOLE_FILE_POSTS = {"console_reply"}  # its form has a file field
+
+
+def console_body(*, files: bool) -> Schema:
+    form: Schema = {
+        "type": "object",
+        "properties": {"csrf": {"type": "string", "description": "The session's CSRF token"}},
+    }
+    content: Schema = {FORM: {"schema": form}}
+    if files:
+        content[MULTIPART] = {"schema": with_files(form)}
+    return {"required": True, "content": content}
+
+
 def console_paths() -> dict[str, dict[str, Schema]]:
     paths: dict[str, dict[str, Schema]] = {}
     for route, operation_id, summary in CONSOLE_PAGES:
@@ -947,17 +1094,7 @@ def console_paths() -> dict[str, dict[str, Schema]]:
             tags="console",
             security=PUBLIC if route in SIGNED_OUT else CONSOLE,
             parameters=path_parameters(route) or None,
-            body={
-                "required": True,
-                "content": {
-                    FORM: {
-                        "schema": {
-                            "type": "object",
-                            "properties": {"csrf": {"type": "string", "description": "The session's CSRF token"}},
-                        }
-                    }
-                },
-            },
+            body=console_body(files=operation_id in CONSOLE_FILE_POSTS),
         )
     paths["/console/tickets/{ticket_id}/messages/{message_id}"] = {
         "get": op(
@@ -984,6 +1121,16 @@ def console_paths() -> dict[str, dict[str, Schema]]:
             ],
         )
     }
+    paths["/console/tickets/{ticket_id}/attachments/{attachment_id}"] = {
+        "get": op(
+            "console_attachment",
+            "A file of the ticket, as a download (agents: the console's session)",
+            DOWNLOAD,
+            tags="console",
+            security=CONSOLE,
+            parameters=[TICKET_ID, ATTACHMENT_ID],
+        )
+    }
     paths["/static/{name}"] = {
         "get": op(
             "static_asset",
@@ -993,7 +1140,7 @@ def console_paths() -> dict[str, dict[str, Schema]]:
                     "description": "The file",
                     "content": {"text/css": {"schema": STRING}, "text/javascript": {"schema": STRING}},
                 },
-                "404": {"description": "No such file", "content": {"text/plain": {"schema": STRING}}},
+                **errors(404),
             },
             tags="console",
             parameters=[{**path("name", "The name the pages link to"), "examples": asset_examples()}],

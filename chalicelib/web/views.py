@@ -6,7 +6,7 @@ import logging
 import secrets
 from collections.abc import Callable
 from datetime import date
-from typing import Any, Concatenate, ParamSpec
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec
 from urllib.parse import quote, urlencode
 
 from chalice.app import Request, Response
@@ -14,11 +14,18 @@ from chalice.app import Request, Response
 from chalicelib import wiring
 from chalicelib.domain.agents import Agent
 from chalicelib.domain.config import DeskConfig, TicketType
-from chalicelib.domain.errors import HelpdeskError, NotFoundError, RateLimitedError, ValidationError
+from chalicelib.domain.errors import (
+    HelpdeskError,
+    NotFoundError,
+    PayloadTooLargeError,
+    RateLimitedError,
+    ValidationError,
+)
 from chalicelib.domain.tickets import REQUESTER, Ticket
 from chalicelib.services.desk import QueueRequest
 from chalicelib.web import pages, present
 from chalicelib.web.http import (
+    UPLOAD_BODY_MB,
     bearer_token,
     body_object,
     error_headers,
@@ -30,6 +37,7 @@ from chalicelib.web.http import (
     is_form,
     json_body,
     json_response,
+    posted_files,
     public_base_url,
     query,
     query_all,
@@ -39,6 +47,12 @@ from chalicelib.web.http import (
     status_of,
     wants_html,
 )
+from chalicelib.web.lazy import lazy_module
+
+if TYPE_CHECKING:
+    from chalicelib.web import attachments as files
+else:  # files on tickets load with the first request that has or shows any
+    files = lazy_module("chalicelib.web.attachments")
 
 logger = logging.getLogger("helpdesk")
 CORE_FIELDS = ("type", "subject", "description", "requester_name", "requester_email", "priority")
@@ -122,11 +136,17 @@ def _open_from_form(request: Request) -> Response:
         logger.info("dropped a form post whose honeypot field was filled")
         return pages.redirect(f"{base}/form/thanks")
     form_token = values.pop("form_token", "").strip() or None
+    posted = posted_files(request)
     raw: dict[str, Any] = {name: values.pop(name) for name in CORE_FIELDS if name in values}
     if not raw.get("priority"):
         raw.pop("priority", None)
     raw["fields"] = values
     try:
+        if posted:
+            try:
+                files.check_posted(posted, on_comment=False)
+            except PayloadTooLargeError as error:
+                raise ValidationError(error.message, {"files": error.message}) from None
         opened = desk.open_ticket(
             raw,
             from_form=True,
@@ -139,7 +159,12 @@ def _open_from_form(request: Request) -> Response:
         if ticket_type is None:
             return pages.message_page("Unknown request type", "Please start again from the form.", 422, base=base)
         shown = {**{k: v for k, v in raw.items() if k != "fields"}, **values}
-        return _form(request, config, ticket_type.key, shown, error.errors, 422)
+        errors = dict(error.errors)
+        if posted and "files" not in errors:
+            errors["files"] = "choose the files again (a page cannot keep them)"
+        return _form(request, config, ticket_type.key, shown, errors, 422)
+    if posted and opened.created:
+        files.store_posted(opened.ticket.id, None, posted, files.REQUESTER)
     thank_you = desk.config().desk.thank_you_url
     if thank_you:
         joiner = "&" if "?" in thank_you else "?"
@@ -191,6 +216,7 @@ def _form(
         priorities=priorities,
         default_priority=ticket_type.default_priority or config.desk.default_priority,
         input_types=INPUT_TYPES,
+        **_upload_hints(config),
     )
     targets = (base, config.desk.thank_you_url or base)
     return pages.html_response(html, status, frame_ancestors=_frame_ancestors(), form_targets=targets)
@@ -206,6 +232,7 @@ def _form_errors(
     """
     on_page = [(name, name, label) for name, label in CORE_LABELS.items() if name != "priority" or with_priority]
     on_page += [(f"fields.{f.name}", f"f-{f.name}", f.label) for f in ticket_type.fields]
+    on_page.append(("files", "files", "Files:"))
     messages = {key: f"{label} {errors[key]}" for key, _, label in on_page if key in errors}
     problems: list[dict[str, str | None]] = [
         {"href": f"#{field_id}", "text": messages[key]} for key, field_id, _ in on_page if key in messages
@@ -215,6 +242,15 @@ def _form_errors(
             name = key.removeprefix("fields.")
             problems.append({"href": None, "text": f"{name} {text}" if name else text})
     return messages, problems
+
+
+def _upload_hints(config: DeskConfig) -> dict[str, Any]:
+    """What a page's file field says it takes (the limits the server enforces) and where larger files go."""
+    return {
+        "max_files": config.attachments.max_files_per_comment,
+        "upload_limit": f"{UPLOAD_BODY_MB} MB",
+        "inbound_address": wiring.settings().inbound_address,
+    }
 
 
 def _frame_ancestors() -> str:
@@ -256,6 +292,9 @@ def portal_ticket(request: Request, ticket_id: str) -> Response:
     token = _portal_token(request)
     detail = wiring.desk().portal_ticket(ticket_id, token)
     shown = present.portal_ticket(detail.config, detail.ticket, detail.comments, detail.allowed)
+    public = {c.id for c in detail.comments if c.public}
+    listed = wiring.attachments().listing(detail.ticket.id, for_requester=True, public_comment_ids=public)
+    _with_files(shown, detail.ticket.id, listed, token or "")
     if not wants_html(request):
         return json_response(shown)
     ticket_type = detail.config.type_named(detail.ticket.type)
@@ -276,6 +315,7 @@ def portal_ticket(request: Request, ticket_id: str) -> Response:
         fields=[{"label": labels.get(k, k), "value": v} for k, v in detail.ticket.fields.items()],
         comment_action=f"{base}/comments?{token_query}",
         transition_action=f"{base}/transitions?{token_query}",
+        **_upload_hints(detail.config),
     )
     return pages.html_response(html, form_targets=(base,))
 
@@ -284,7 +324,22 @@ def portal_ticket(request: Request, ticket_id: str) -> Response:
 def portal_comment(request: Request, ticket_id: str) -> Response:
     token = _portal_token(request)
     body = body_object(request)
-    comment = wiring.desk().portal_comment(ticket_id, token, body.get("body"), source_ip(request))
+    desk = wiring.desk()
+    posted = posted_files(request)
+    comment_id = desk.new_comment_id() if posted else None
+    try:
+        comment = desk.portal_comment(
+            ticket_id,
+            token,
+            body.get("body"),
+            source_ip(request),
+            comment_id=comment_id,
+            before_write=(lambda: _store(ticket_id, comment_id, posted)) if posted else None,
+        )
+    except Exception:
+        if comment_id is not None:
+            wiring.attachments().discard_comment_files(ticket_id, comment_id)
+        raise
     if is_form(request):
         portal_url = _portal_url(public_base_url(request), ticket_id, token or "")
         return pages.redirect(f"{portal_url}&{urlencode({'sent': SENT_REPLY})}")
@@ -311,6 +366,26 @@ def portal_transition(request: Request, ticket_id: str) -> Response:
         return pages.redirect(f"{portal_url}&{urlencode(made)}")
     detail = desk.portal_ticket(ticket_id, token)
     return json_response(present.portal_ticket(detail.config, detail.ticket, detail.comments, detail.allowed))
+
+
+def _store(ticket_id: str, comment_id: str | None, posted: list[Any]) -> None:
+    files.store_posted(ticket_id, comment_id, posted, files.REQUESTER)
+
+
+def _with_files(shown: dict[str, Any], ticket_id: str, listed: list[Any], token: str | None) -> None:
+    """Each comment's files under it and the ticket's own under `attachments`, with the URL that audience opens
+    them by: the API's for agents (token None), the portal's with the requester's token."""
+
+    def url(attachment_id: str) -> str:
+        if token is None:
+            return files.api_path(ticket_id, attachment_id)
+        return files.portal_path(ticket_id, attachment_id, token)
+
+    by_comment = files.grouped(listed)
+    agent = token is None
+    shown["attachments"] = [files.shown(a, url(a.id), for_agent=agent) for a in by_comment.get(None, [])]
+    for comment in shown.get("comments", []):
+        comment["attachments"] = [files.shown(a, url(a.id), for_agent=agent) for a in by_comment.get(comment["id"], [])]
 
 
 def _decision_made(config: DeskConfig, ticket: Ticket, moved_from: str | None, moved_to: str | None) -> str | None:
@@ -380,6 +455,7 @@ def transition_ticket(request: Request, ticket_id: str) -> Response:
 def _detail(ticket_id: str, agent: Agent) -> Response:
     detail = wiring.desk().ticket_detail(ticket_id, agent)
     shown = present.ticket_detail(detail.config, detail.ticket, detail.comments, detail.allowed, detail.sla)
+    _with_files(shown, detail.ticket.id, wiring.attachments().listing(detail.ticket.id, for_requester=False), None)
     shown["survey"] = present.survey_answer(wiring.surveys().answer_for(detail.ticket.id))
     return json_response(shown)
 
@@ -399,8 +475,24 @@ def ticket_history(request: Request, ticket_id: str) -> Response:
 @handled
 def comment_ticket(request: Request, ticket_id: str) -> Response:
     agent = signed_in_agent(request)
-    comment = wiring.desk().comment(ticket_id, json_body(request), agent)
-    return json_response(present.comment(comment, for_agent=True), 201)
+    body = json_body(request)
+    desk = wiring.desk()
+    wanted = body.pop("attachments", None) if isinstance(body, dict) else None
+    if wanted is None:
+        comment = desk.comment(ticket_id, body, agent)
+        return json_response(present.comment(comment, for_agent=True), 201)
+    ticket = desk._ticket(ticket_id)
+    comment_id = desk.new_comment_id()
+    service = wiring.attachments()
+    attached = service.attach(ticket.id, wanted, comment_id)
+    try:
+        comment = desk.comment(ticket.id, body, agent, comment_id)
+    except Exception:
+        service.detach(ticket.id, attached, comment_id)
+        raise
+    shown = present.comment(comment, for_agent=True)
+    shown["attachments"] = [files.shown(a, files.api_path(ticket.id, a.id), for_agent=True) for a in attached]
+    return json_response(shown, 201)
 
 
 @handled

@@ -26,6 +26,7 @@ from chalicelib.domain.tickets import AGENT, Ticket, allowed_transitions, stamp
 from chalicelib.services.console import BulkOutcome, EditConflictError, Listing, Seen
 from chalicelib.services.desk import QueueRequest, SlaState, is_plausible_id, is_whole_number
 from chalicelib.services.sessions import Presence, SignedIn
+from chalicelib.web import attachments as files
 from chalicelib.web import present
 from chalicelib.web.console.session import (
     checked_form,
@@ -36,7 +37,7 @@ from chalicelib.web.console.session import (
     set_cookie,
     signed_in,
 )
-from chalicelib.web.http import json_response, public_base_url, query
+from chalicelib.web.http import UPLOAD_BODY_MB, json_response, posted_files, public_base_url, query
 
 FILTERS = ("status", "priority", "type", "team", "assignee")
 TIME = "%Y-%m-%dT%H:%M:%S.%fZ"
@@ -471,8 +472,16 @@ def _ticket_context(request: Request, who: SignedIn, ticket_id: str, **extra: An
         for p in console.beat(who.agent, ticket.id, False)
         if p.ticket_id == ticket.id
     ]
+    listed = wiring.attachments().listing(ticket.id, for_requester=False)
     context: dict[str, Any] = {
         "ticket": ticket,
+        "files": {
+            key: [files.shown(a, files.console_path(ticket.id, a.id), for_agent=True) for a in group]
+            for key, group in files.grouped(listed).items()
+        },
+        "max_files": config.attachments.max_files_per_comment,
+        "upload_limit": f"{UPLOAD_BODY_MB} MB",
+        "inbound_address": wiring.settings().inbound_address,
         "type_label": ticket_type.label if ticket_type else ticket.type,
         "status": config.status(ticket.status),
         "priority": config.priority(ticket.priority),
@@ -572,7 +581,15 @@ def reply(request: Request, ticket_id: str) -> Response:
     move_to = values.get("move_to") or None
     priority = values.get("priority") or None
     seen = _seen(values)
+    posted = posted_files(request)
+    comment_id = None
     try:
+        if posted:
+            # The files are stored first, under the comment's id-to-be: the mail about the reply then finds them.
+            desk = wiring.desk()
+            ticket_id = desk._ticket(ticket_id).id
+            comment_id = desk.new_comment_id()
+            files.store_posted(ticket_id, comment_id, posted, files.AGENT)
         ticket = wiring.console().reply(
             who.agent,
             ticket_id,
@@ -581,8 +598,11 @@ def reply(request: Request, ticket_id: str) -> Response:
             move_to=move_to,
             seen=seen,
             priority=priority,
+            comment_id=comment_id,
         )
     except (ValidationError, ConflictError) as error:
+        if comment_id is not None:
+            wiring.attachments().discard_comment_files(ticket_id, comment_id)
         # Nothing was sent: the page comes back with the agent's text, and for an edit conflict what changed.
         conflict = error if isinstance(error, EditConflictError) else None
         context = _ticket_context(
@@ -594,12 +614,22 @@ def reply(request: Request, ticket_id: str) -> Response:
             draft_move=move_to or "",
             draft_priority=priority or "",
             conflict=conflict,
-            error=None if conflict else error.message,
+            error=(None if conflict else error.message) if not posted else _files_again(conflict, error.message),
         )
         if conflict:
             context["seen_at"] = values.get("seen_at", "")
         return render(request, "console/ticket.html", who, 409 if isinstance(error, ConflictError) else 422, **context)
+    except Exception:
+        if comment_id is not None:
+            wiring.attachments().discard_comment_files(ticket_id, comment_id)
+        raise
     return _back(request, ticket.id, "note" if kind == "note" else "reply")
+
+
+def _files_again(conflict: EditConflictError | None, message: str) -> str:
+    """A page cannot hand chosen files back to the browser: say so, next to what went wrong."""
+    again = "Your files were not kept: choose them again before you send."
+    return again if conflict else f"{message} {again}"
 
 
 @console_view
