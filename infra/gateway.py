@@ -1,10 +1,17 @@
-"""API Gateway's own answers in the desk's error shape, and the stage's throttling (merged into Chalice's REST API).
+"""API Gateway's own answers in the desk's error shape, the stage's throttling and the binary media types (merged into
+Chalice's REST API).
 
 API Gateway answers some requests without calling the desk: a path or method no route has (MISSING_AUTHENTICATION_TOKEN,
 by default a 403 whose message quotes the request's Authorization header when there is one), a request over the
 stage's throttle (THROTTLED), and its other 4xx and 5xx. Here each gets the body `chalicelib.web.http` gives the same
 error, with nothing taken from the request. The local run answers an unknown route with the same body
 (localdesk/gateway.py).
+
+A file the desk serves (an attachment, an original message) leaves the Lambda base64-encoded (`isBase64Encoded`), and
+API Gateway REST decodes it only when the request's first Accept type matches one of the API's binary media types;
+a browser's first is text/html. AWS's documented answer is the binary media type `*/*`. With it API Gateway hands
+every request body to the Lambda base64-encoded too (isBase64Encoded), which Chalice's Request.raw_body decodes: the
+desk reads bodies only through it (chalicelib/web/http.py). Text answers (isBase64Encoded false) pass as they are.
 """
 
 from __future__ import annotations
@@ -46,8 +53,15 @@ ANONYMOUS_POSTS = (
 )
 
 
+# Where Chalice's swagger carries app.api.binary_types, and the type that makes every answer's bytes decodable.
+BINARY_MEDIA_TYPES = "x-amazon-apigateway-binary-media-types"
+ANY_MEDIA_TYPE = "*/*"
+# A mock integration (Chalice's CORS preflight) answers 500 under */* unless it converts to text (aws/chalice#1310).
+TEXT_HANDLING = "CONVERT_TO_TEXT"
+
+
 class GatewayError(Exception):
-    """The REST API cannot be given its throttling as it is (a route the limits name is gone)."""
+    """The REST API cannot be given its settings as it is (a route the limits name is gone, a preflight */* breaks)."""
 
 
 def stage_parameters() -> Json:
@@ -117,9 +131,33 @@ def method_settings(definition: Json) -> list[Json]:
     return [stage, *anonymous]
 
 
+def binary_media_types(definition: Json) -> list[str]:
+    """Chalice's binary types (app.api.binary_types, as the definition has them) and `*/*`, so that a browser, whose
+    first Accept type is text/html, gets a download's bytes rather than their base64 text. A mock integration that
+    would break under `*/*` is refused."""
+    unconverted = [
+        f"{method.upper()} {path}"
+        for path, methods in definition.get("paths", {}).items()
+        for method, operation in methods.items()
+        if isinstance(operation, dict)
+        and operation.get("x-amazon-apigateway-integration", {}).get("type") == "mock"
+        and operation["x-amazon-apigateway-integration"].get("contentHandling") != TEXT_HANDLING
+    ]
+    if unconverted:
+        raise GatewayError(
+            f"mock integrations without contentHandling {TEXT_HANDLING} ({', '.join(unconverted)}) fail under "
+            f"the binary media type {ANY_MEDIA_TYPE}"
+        )
+    # Once each: the app appends types Chalice's defaults already have (a list API Gateway need not be given twice).
+    return list(dict.fromkeys([*definition.get(BINARY_MEDIA_TYPES, []), ANY_MEDIA_TYPE]))
+
+
 def api_properties(api: Json) -> Json:
-    """What the overlay merges into the properties of Chalice's REST API (an AWS::Serverless::Api)."""
+    """What the overlay merges into the properties of Chalice's REST API (an AWS::Serverless::Api); the merge is deep,
+    so the definition keeps its paths and gets only the binary media types (a list, replaced whole)."""
+    definition = api["Properties"]["DefinitionBody"]
     return {
         "GatewayResponses": gateway_responses(),
-        "MethodSettings": method_settings(api["Properties"]["DefinitionBody"]),
+        "MethodSettings": method_settings(definition),
+        "DefinitionBody": {BINARY_MEDIA_TYPES: binary_media_types(definition)},
     }

@@ -15,6 +15,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from chalicelib.adapters import attachment_store
 from chalicelib.adapters.settings import STREAM_PLACEHOLDER
 from infra import bundle, gateway, inbound
 
@@ -44,11 +45,24 @@ FUNCTION_ENVIRONMENT: Json = {
 }
 # Also set on every function, to a value that depends on the function (see public_url).
 PUBLIC_URL_VARIABLE = "HELPDESK_PUBLIC_URL"
-# A stage may name its inbound address: it becomes the InboundAddress parameter's default (see inbound_address).
-PACKAGED_VARIABLES = {*FUNCTION_ENVIRONMENT, PUBLIC_URL_VARIABLE} - {inbound.ADDRESS_VARIABLE}
 # The function SES's notifications reach (app.py's `inbound_mail`), and the topic it names there.
 INBOUND_FUNCTION = "InboundMail"
 INBOUND_TOPIC_PLACEHOLDER = inbound.TOPIC_PLACEHOLDER
+# Files on tickets, in infra/template.json's bucket (moto builds it for the tests and the local run) under the one
+# prefix of their keys (chalicelib/adapters/attachment_store.py).
+ATTACHMENTS_BUCKET = "AttachmentsBucket"
+ATTACHMENTS_BUCKET_POLICY = "AttachmentsBucketPolicy"
+ATTACHMENTS_POLICY = "AttachmentsAccessPolicy"
+ATTACHMENTS_VARIABLE = "HELPDESK_ATTACHMENTS_BUCKET"
+ATTACHMENTS_PREFIX = attachment_store.PREFIX
+# Store a file, read it (HeadObject is GetObject's permission too), delete it: never list the bucket or touch it whole.
+ATTACHMENT_ACTIONS = ["s3:PutObject", "s3:GetObject", "s3:DeleteObject"]
+# The only functions that touch files (Chalice's logical names): the API handler (uploads, downloads, deletes),
+# inbound_mail (a mail's files), ticket_changes (sends the mail that carries files) and outbox_retry (sends it again).
+# Only they get the bucket's name and the grant on its files.
+ATTACHMENT_FUNCTIONS = ("APIHandler", INBOUND_FUNCTION, "TicketChanges", "OutboxRetry")
+# A stage may name its inbound address: it becomes the InboundAddress parameter's default (see inbound_address).
+PACKAGED_VARIABLES = {*FUNCTION_ENVIRONMENT, PUBLIC_URL_VARIABLE, ATTACHMENTS_VARIABLE} - {inbound.ADDRESS_VARIABLE}
 LOG_RETENTION_DAYS = 30
 # The only stream the app reads; app.py names it STREAM_PLACEHOLDER when packaged (HELPDESK_TICKETS_STREAM_ARN unset).
 STREAM_TABLE = "TicketsTable"
@@ -174,6 +188,58 @@ def _mail_resources() -> Json:
     }
 
 
+def attachment_objects() -> Json:
+    """The ARN of every attachment's key and of nothing else in the bucket."""
+    return {"Fn::Sub": f"${{{ATTACHMENTS_BUCKET}.Arn}}/{ATTACHMENTS_PREFIX}*"}
+
+
+def tls_only(bucket: str) -> Json:
+    """A bucket policy's refusal of any request over plain HTTP (as the raw mail bucket's, infra/inbound.py)."""
+    return {
+        "Sid": "TlsOnly",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [{"Fn::GetAtt": [bucket, "Arn"]}, {"Fn::Sub": f"${{{bucket}.Arn}}/*"}],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+
+
+def attachment_resources(roles: list[str]) -> Json:
+    """The attachments bucket's policy (TLS only, granting nothing) and the one grant on the files, to `roles`.
+
+    A separate policy rather than the stage's written one: that one goes to every role, and the files are only for
+    ATTACHMENT_FUNCTIONS (as the raw mail is only for the inbound function).
+    """
+    return {
+        ATTACHMENTS_BUCKET_POLICY: {
+            "Type": "AWS::S3::BucketPolicy",
+            "Properties": {
+                "Bucket": {"Ref": ATTACHMENTS_BUCKET},
+                "PolicyDocument": {"Version": "2012-10-17", "Statement": [tls_only(ATTACHMENTS_BUCKET)]},
+            },
+        },
+        ATTACHMENTS_POLICY: {
+            "Type": "AWS::IAM::Policy",
+            "Properties": {
+                "PolicyName": "TicketAttachments",
+                "Roles": [{"Ref": role} for role in roles],
+                "PolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Sid": "TicketAttachments",
+                            "Effect": "Allow",
+                            "Action": list(ATTACHMENT_ACTIONS),
+                            "Resource": attachment_objects(),
+                        }
+                    ],
+                },
+            },
+        },
+    }
+
+
 def deploy_resources() -> Json:
     """What only a deployed desk has: the stream's dead-letter queue and its alarm, SES's configuration set and topic.
 
@@ -268,8 +334,12 @@ def public_url(template: Json, function: str) -> Json:
 
 
 def function_environment(template: Json, function: str) -> Json:
-    """Every variable the package gives the function (its stage's own come from .chalice/config.json)."""
-    return {**copy.deepcopy(FUNCTION_ENVIRONMENT), PUBLIC_URL_VARIABLE: public_url(template, function)}
+    """Every variable the package gives the function (its stage's own come from .chalice/config.json); the
+    attachments bucket only to the functions that may use it."""
+    variables = {**copy.deepcopy(FUNCTION_ENVIRONMENT), PUBLIC_URL_VARIABLE: public_url(template, function)}
+    if function in ATTACHMENT_FUNCTIONS:
+        variables[ATTACHMENTS_VARIABLE] = {"Ref": ATTACHMENTS_BUCKET}
+    return variables
 
 
 def _chalice_config(chalice_dir: Path) -> Json:
@@ -334,12 +404,18 @@ def packaged_policy(document: Json) -> Json:
 
 def policy_problems(document: Json, names: set[str]) -> list[str]:
     """What a written policy must not do: scan, wildcards on DynamoDB, SES on anything but the sender's identities and
-    the configuration set, or name a resource the template lacks."""
+    the configuration set, S3 at all (it goes to every role; the package grants S3 to the functions that need it), or
+    name a resource the template lacks."""
     problems = []
     for index, statement in enumerate(_statements(document)):
         where = statement.get("Sid") or f"statement {index}"
         actions = [str(a).lower() for a in _as_list(statement.get("Action", []))]
         problems += [f"{where}: grants {a}" for a in actions if a in FORBIDDEN_ACTIONS]
+        problems += [
+            f"{where}: grants {a}, which the package gives only the functions that need it"
+            for a in actions
+            if a.startswith("s3:")
+        ]
         for resource in _as_list(statement.get("Resource", [])):
             if not isinstance(resource, str):
                 problems.append(f"{where}: resource {resource!r} is not a string")
@@ -381,22 +457,46 @@ def inbound_address(chalice_template: Json) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _inbound_role(chalice_template: Json) -> str:
-    function = chalice_template["Resources"].get(INBOUND_FUNCTION)
-    if function is None or function.get("Type") != FUNCTION:
-        raise PackagingError(f"the app has no function {INBOUND_FUNCTION} (app.py's inbound_mail) for SES's mail")
-    role = function["Properties"].get("Role")
+def _function_role(template: Json, function: str, why: str) -> str:
+    """The logical name of the role the function runs as; a missing function is an error (`why` it is needed)."""
+    found = template["Resources"].get(function)
+    if found is None or found.get("Type") != FUNCTION:
+        raise PackagingError(f"the app has no function {function} ({why})")
+    role = found["Properties"].get("Role")
     if not (isinstance(role, dict) and isinstance(role.get("Fn::GetAtt"), list)):
-        raise PackagingError(f"{INBOUND_FUNCTION} has a role this package does not manage: {role!r}")
+        raise PackagingError(f"{function} has a role this package does not manage: {role!r}")
     name: str = role["Fn::GetAtt"][0]
-    others = [
-        n
-        for n, f in _resources_of(chalice_template, FUNCTION)
-        if n != INBOUND_FUNCTION and f["Properties"].get("Role") == role
-    ]
+    return name
+
+
+def _sharing(template: Json, roles: set[str], functions: set[str]) -> list[str]:
+    """Functions other than `functions` that run as one of `roles` (and would get what those roles are granted)."""
+    sharing = []
+    for name, function in _resources_of(template, FUNCTION):
+        role = function["Properties"].get("Role")
+        if name not in functions and isinstance(role, dict) and role.get("Fn::GetAtt", [None])[0] in roles:
+            sharing.append(name)
+    return sharing
+
+
+def _inbound_role(chalice_template: Json) -> str:
+    name = _function_role(chalice_template, INBOUND_FUNCTION, "app.py's inbound_mail, for SES's mail")
+    others = _sharing(chalice_template, {name}, {INBOUND_FUNCTION})
     if others:
         raise PackagingError(f"{INBOUND_FUNCTION} shares its role with {', '.join(others)}: only it may read raw mail")
     return name
+
+
+def attachment_roles(template: Json) -> list[str]:
+    """The roles of ATTACHMENT_FUNCTIONS, which no other function may share (it would get the files too)."""
+    roles = list(dict.fromkeys(_function_role(template, f, "it uses attachments") for f in ATTACHMENT_FUNCTIONS))
+    others = _sharing(template, set(roles), set(ATTACHMENT_FUNCTIONS))
+    if others:
+        raise PackagingError(
+            f"{', '.join(others)} run as the role of a function that touches attachments: only "
+            f"{', '.join(ATTACHMENT_FUNCTIONS)} may"
+        )
+    return roles
 
 
 def build_overlay(chalice_template: Json, infra: Json, policy: Json) -> Json:
@@ -405,6 +505,7 @@ def build_overlay(chalice_template: Json, infra: Json, policy: Json) -> Json:
         **copy.deepcopy(infra["Resources"]),
         **deploy_resources(),
         **inbound.resources(_inbound_role(chalice_template)),
+        **attachment_resources(attachment_roles(chalice_template)),
     }
     clashes = sorted(set(resources) & set(chalice_template["Resources"]))
     if clashes:
@@ -519,6 +620,8 @@ def template_problems(template: Json) -> list[str]:
             for key, value in function_environment(template, name).items()
             if variables.get(key) != value
         ]
+        if ATTACHMENTS_VARIABLE in variables and name not in ATTACHMENT_FUNCTIONS:
+            problems.append(f"{name}: is given {ATTACHMENTS_VARIABLE} but is not one of ATTACHMENT_FUNCTIONS")
         log_group = function["Properties"].get("LoggingConfig", {}).get("LogGroup", {}).get("Ref")
         if template["Resources"].get(log_group, {}).get("Type") != "AWS::Logs::LogGroup":
             problems.append(f"{name}: logs to no log group of the stack")
@@ -534,22 +637,8 @@ def template_problems(template: Json) -> list[str]:
         for event_name, event in _topic_events(function):
             if event["Properties"].get("Topic") != {"Ref": inbound.TOPIC}:
                 problems.append(f"{name}.{event_name}: listens to {event['Properties'].get('Topic')!r}")
-    raw_mail = {"Fn::Sub": f"${{{inbound.BUCKET}.Arn}}/{inbound.PREFIX}*"}
-    for name, policy in _resources_of(template, "AWS::IAM::Policy"):
-        for statement in _statements(policy["Properties"]["PolicyDocument"]):
-            actions = [str(a).lower() for a in _as_list(statement.get("Action", []))]
-            problems += [f"{name}: grants {a}" for a in actions if a in FORBIDDEN_ACTIONS or a != "s3:getobject"]
-            problems += [f"{name}: reads {r!r}" for r in _as_list(statement["Resource"]) if r != raw_mail]
-    for name, role in _resources_of(template, ROLE):
-        for policy in role["Properties"].get("Policies", []):
-            for statement in _statements(policy["PolicyDocument"]):
-                actions = [str(a).lower() for a in _as_list(statement.get("Action", []))]
-                problems += [f"{name}: grants {a}" for a in actions if a in FORBIDDEN_ACTIONS]
-                for service in ("dynamodb", "ses"):
-                    if any(a.startswith(f"{service}:") for a in actions):
-                        problems += [
-                            f"{name}: {service} on {r!r}" for r in _as_list(statement["Resource"]) if isinstance(r, str)
-                        ]
+    problems += _grant_problems(template)
+    problems += _attachments_bucket_problems(template)
     found = rest_api(template)
     if found is not None:
         properties = found[1]["Properties"]
@@ -557,10 +646,108 @@ def template_problems(template: Json) -> list[str]:
             problems.append(f"{found[0]}: API Gateway's own answers are not the desk's (GatewayResponses)")
         if properties.get("MethodSettings") != gateway.method_settings(properties["DefinitionBody"]):
             problems.append(f"{found[0]}: the stage is not throttled as infra/gateway.py says (MethodSettings)")
+        if gateway.ANY_MEDIA_TYPE not in properties["DefinitionBody"].get(gateway.BINARY_MEDIA_TYPES, []):
+            problems.append(f"{found[0]}: {gateway.ANY_MEDIA_TYPE} is not a binary media type: browsers get base64")
     if STREAM_PLACEHOLDER in json.dumps(template):
         problems.append("the placeholder stream ARN is still in the template")
     if INBOUND_TOPIC_PLACEHOLDER in json.dumps(template):
         problems.append("the placeholder inbound topic ARN is still in the template")
+    return problems
+
+
+def raw_mail_objects() -> Json:
+    """The ARN of the raw messages SES stores (infra/inbound.py), the only part of that bucket the desk reads."""
+    return {"Fn::Sub": f"${{{inbound.BUCKET}.Arn}}/{inbound.PREFIX}*"}
+
+
+def _iam_statements(template: Json) -> Iterator[tuple[str, set[str], Json, bool]]:
+    """Every IAM statement of the template: where it is, the roles it is given to, itself, and whether it comes from
+    the stage's written policy (a role's own) rather than one of the package's IAM policies."""
+    for name, role in _resources_of(template, ROLE):
+        for policy in role["Properties"].get("Policies", []):
+            for statement in _statements(policy["PolicyDocument"]):
+                yield name, {name}, statement, True
+    for kind in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+        for name, policy in _resources_of(template, kind):
+            refs = policy["Properties"].get("Roles", [])
+            roles = {r["Ref"] if isinstance(r, dict) and "Ref" in r else json.dumps(r) for r in refs}
+            for statement in _statements(policy["Properties"]["PolicyDocument"]):
+                yield name, roles, statement, False
+
+
+def _grant_problems(template: Json) -> list[str]:
+    """IAM in the template: no forbidden action; DynamoDB and SES only on what the written policy names; S3 only as
+    the package grants it, to exactly its roles: the inbound function reads raw mail, ATTACHMENT_FUNCTIONS store, read
+    and delete the files (no listing, no other key, no whole bucket)."""
+    problems: list[str] = []
+    allowed = {
+        json.dumps(raw_mail_objects()): {"s3:getobject"},
+        json.dumps(attachment_objects()): {a.lower() for a in ATTACHMENT_ACTIONS},
+    }
+    holders: dict[str, set[str]] = {resource: set() for resource in allowed}
+    for where, roles, statement, written in _iam_statements(template):
+        actions = [str(a).lower() for a in _as_list(statement.get("Action", []))]
+        problems += [f"{where}: grants {a}" for a in actions if a in FORBIDDEN_ACTIONS]
+        if {"NotAction", "NotResource", "NotPrincipal"} & set(statement):
+            problems.append(f"{where}: a statement grants by exclusion (NotAction, NotResource or NotPrincipal)")
+        resources = _as_list(statement.get("Resource", []))
+        if written:
+            for service in ("dynamodb", "ses"):
+                if any(a.startswith(f"{service}:") for a in actions):
+                    problems += [f"{where}: {service} on {r!r}" for r in resources if isinstance(r, str)]
+        else:
+            problems += [f"{where}: grants {a}" for a in actions if not a.startswith("s3:") and a != "*"]
+        s3 = [a for a in actions if a == "*" or a.startswith("s3:")]
+        if not s3 or statement.get("Effect") == "Deny":
+            continue
+        for resource in resources:
+            key = json.dumps(resource)
+            if key not in allowed:
+                problems.append(f"{where}: grants {', '.join(s3)} on {resource!r}")
+                continue
+            problems += [f"{where}: grants {a} on {resource!r}" for a in s3 if a not in allowed[key]]
+            holders[key] |= roles
+    try:
+        expected = {
+            json.dumps(raw_mail_objects()): {_inbound_role(template)},
+            json.dumps(attachment_objects()): set(attachment_roles(template)),
+        }
+    except PackagingError as error:
+        return [*problems, str(error)]
+    problems += [
+        f"{json.loads(key)['Fn::Sub']} is granted to {sorted(holders[key])}, not exactly {sorted(roles)}"
+        for key, roles in expected.items()
+        if holders[key] != roles
+    ]
+    return problems
+
+
+def _attachments_bucket_problems(template: Json) -> list[str]:
+    """The files' bucket: one policy, always in force, that refuses plain HTTP and allows nobody anything; no
+    lifecycle rule that expires a file (a file is kept until its ticket's data is erased)."""
+    bucket = template["Resources"].get(ATTACHMENTS_BUCKET, {})
+    if bucket.get("Type") != "AWS::S3::Bucket":
+        return [f"the template has no bucket {ATTACHMENTS_BUCKET}"]
+    problems = []
+    for rule in bucket["Properties"].get("LifecycleConfiguration", {}).get("Rules", []):
+        if not isinstance(rule, dict):
+            problems.append(f"{ATTACHMENTS_BUCKET}: a lifecycle rule this package cannot read: {rule!r}")
+            continue
+        problems += [f"{ATTACHMENTS_BUCKET}: lifecycle rule {rule.get('Id')!r} sets {k}" for k in rule if "Expir" in k]
+    policies = [
+        (name, policy)
+        for name, policy in _resources_of(template, "AWS::S3::BucketPolicy")
+        if policy["Properties"].get("Bucket") == {"Ref": ATTACHMENTS_BUCKET}
+    ]
+    if len(policies) != 1:
+        problems.append(f"{ATTACHMENTS_BUCKET} has {len(policies)} bucket policies, not one")
+    for name, policy in policies:
+        if "Condition" in policy:
+            problems.append(f"{name}: exists only under the condition {policy['Condition']}")
+        statements = _statements(policy["Properties"]["PolicyDocument"])
+        problems += [f"{name}: allows {s.get('Action')!r}" for s in statements if s.get("Effect") != "Deny"]
+        if tls_only(ATTACHMENTS_BUCKET) not in statements:
+            problems.append(f"{name}: does not refuse requests over plain HTTP")
     return problems
 
 
