@@ -27,6 +27,7 @@ from chalicelib.domain.errors import NotFoundError, ValidationError
 from chalicelib.services.ports import Clock, IdSource
 
 UPLOAD_SECONDS = 15 * 60  # how long a presigned POST may be used
+ABANDONED_AFTER = timedelta(hours=1)  # a direct upload not finished by then never will be: its link expired long ago
 LINK_SECONDS = 60  # how long a download link to S3 (for a file too large for a Lambda answer) may be used
 
 
@@ -144,8 +145,10 @@ class Attachments:
     def begin_upload(
         self, ticket_id: str, comment_id: str | None, filename: str | None, declared_type: str | None, by: str
     ) -> Upload:
-        """A presigned POST for one file, capped at what the ticket has room for, and a pending record of it."""
+        """A presigned POST for one file, capped at what the ticket has room for, and a pending record of it.
+        Direct uploads of this ticket begun long ago and never finished are cleared first (their links expired)."""
         _check_role(by)
+        self.clear_abandoned(ticket_id)
         self._check_count(ticket_id, comment_id, adding=1)
         room = self.limits.max_ticket_bytes - self.records.used(ticket_id)
         if room <= 0:
@@ -290,6 +293,16 @@ class Attachments:
             return attachment, b"".join(self.blobs.open(ticket_id, attachment_id))
         except UploadMissingError:
             raise _not_found() from None
+
+    def clear_abandoned(self, ticket_id: str) -> int:
+        """Forget the ticket's direct uploads begun more than ABANDONED_AFTER ago and never finished: the record
+        and whatever the browser may have stored (never counted against the ticket). One Query of the ticket's
+        files; done whenever the ticket gets a new upload, so abandoned ones never pile up on a ticket in use."""
+        cutoff = self.clock.now() - ABANDONED_AFTER
+        stale = [a for a in self.records.of_ticket(ticket_id) if a.state == "pending" and a.created_at < cutoff]
+        for attachment in stale:
+            self._discard(attachment)
+        return len(stale)
 
     def discard(self, attachment: Attachment) -> None:
         """A file stored for something that was then not written (a refused or conflicting comment): gone, and

@@ -219,4 +219,72 @@ def test_a_requester_never_sees_or_gets_a_file_on_an_internal_note(service: Atta
     for hidden in (note, loose):
         with pytest.raises(NotFoundError):
             service.for_download(TICKET_A, hidden.id, for_requester=True, public_comment_ids=public)
-    assert b"".join(service.for_download(TICKET_A, note.id, for_requester=False).body) == b"the customer is wrong"
+    assert b"".join(service.for_download(TICKET_A, note.id, for_requester=False).body or ()) == b"the customer is wrong"
+
+
+# --- files that a comment names, and what the desk tidies -------------------------------------------------------
+
+
+def test_a_comment_takes_uploads_of_its_ticket_all_or_nothing_and_each_only_once(service: Attachments) -> None:
+    loose = service.store_bytes(TICKET_A, None, "fix.txt", None, b"run fsck", "agent")
+    upload = service.begin_upload(TICKET_A, None, "trace.txt", "text/plain", "agent")
+    _upload(upload, b"trace\n")
+    attached = service.attach(TICKET_A, [loose.id, upload.attachment.id, loose.id], "01JCOMMENT")
+    assert [(a.filename, a.comment_id, a.state) for a in attached] == [
+        ("fix.txt", "01JCOMMENT", "stored"),
+        ("trace.txt", "01JCOMMENT", "stored"),
+    ]
+    assert [a.filename for a in service.of_comment(TICKET_A, "01JCOMMENT")] == ["fix.txt", "trace.txt"]
+    other = service.store_bytes(TICKET_A, None, "new.txt", None, b"new", "agent")
+    with pytest.raises(ValidationError):  # one of them is on a comment already: the other is not moved either
+        service.attach(TICKET_A, [other.id, loose.id], "01JSECOND")
+    assert service.records.get(TICKET_A, other.id).comment_id is None  # type: ignore[union-attr]
+    b_file = service.store_bytes(TICKET_B, None, "b.txt", None, b"b", "agent")
+    with pytest.raises(ValidationError):  # another ticket's upload is no upload of this one
+        service.attach(TICKET_A, [b_file.id], "01JTHIRD")
+    service.detach(TICKET_A, attached, "01JCOMMENT")  # the comment was then not written
+    assert service.of_comment(TICKET_A, "01JCOMMENT") == []
+    assert [a.comment_id for a in service.attach(TICKET_A, [loose.id], "01JFOURTH")] == ["01JFOURTH"]
+
+
+def test_storing_a_file_again_under_its_fixed_id_keeps_one_copy_counted_once(service: Attachments) -> None:
+    first = service.store_bytes(TICKET_A, "01JMAIL", "a.txt", None, b"abc", "requester", attachment_id="M1P0")
+    again = service.store_bytes(TICKET_A, "01JMAIL", "a.txt", None, b"abc", "requester", attachment_id="M1P0")
+    assert again == first
+    assert service.records.used(TICKET_A) == 3
+    assert len(service.listing(TICKET_A, for_requester=False)) == 1
+
+
+def test_a_refused_comments_files_are_discarded_and_no_longer_counted(service: Attachments, bucket: str) -> None:
+    service.store_bytes(TICKET_A, "01JREFUSED", "a.txt", None, b"abcd", "agent")
+    service.store_bytes(TICKET_A, "01JKEPT", "b.txt", None, b"ef", "agent")
+    service.discard_comment_files(TICKET_A, "01JREFUSED")
+    assert [a.filename for a in service.listing(TICKET_A, for_requester=False)] == ["b.txt"]
+    assert service.records.used(TICKET_A) == 2
+    assert len(_keys(bucket, TICKET_A)) == 1
+
+
+def test_direct_uploads_never_finished_are_cleared_when_the_ticket_gets_a_new_one(
+    service: Attachments, clock: ManualClock, bucket: str
+) -> None:
+    abandoned = service.begin_upload(TICKET_A, None, "gone.bin", None, "agent")
+    _upload(abandoned, b"never finished")
+    clock.advance(minutes=30)
+    recent = service.begin_upload(TICKET_A, None, "recent.bin", None, "agent")
+    assert service.records.get(TICKET_A, abandoned.attachment.id) is not None  # not yet an hour: kept
+    clock.advance(minutes=31)
+    service.begin_upload(TICKET_A, None, "later.bin", None, "agent")
+    assert service.records.get(TICKET_A, abandoned.attachment.id) is None
+    assert service.records.get(TICKET_A, recent.attachment.id) is not None
+    assert f"attachments/{TICKET_A}/{abandoned.attachment.id}" not in _keys(bucket, TICKET_A)
+
+
+def test_a_file_over_the_inline_limit_is_a_short_link_that_s3_serves_as_a_download(service: Attachments) -> None:
+    stored = service.store_bytes(TICKET_A, None, "big.txt", None, b"z" * 600, "requester")
+    small = service.for_download(TICKET_A, stored.id, for_requester=True, inline_limit=1000)
+    assert small.url is None and small.body is not None
+    linked = service.for_download(TICKET_A, stored.id, for_requester=True, inline_limit=500)
+    assert linked.body is None and linked.url is not None
+    answer = requests.get(linked.url, timeout=10)
+    assert answer.content == b"z" * 600
+    assert answer.headers["Content-Disposition"].startswith("attachment;")
