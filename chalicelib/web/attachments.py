@@ -202,4 +202,4 @@ def _serve(
     if found.url is not None:
         return Response(body="", status_code=302, headers={"Location": found.url, "Cache-Control": "no-store"})
     body = b"".join(found.body or ())
-    return Response(body=body, status_code=200, headers=found.headers)
+    return Response(body=body, status_code=200, headers=dict(found.headers.items()))

@@ -104,7 +104,8 @@ def test_a_file_from_the_web_form_is_the_requesters_and_downloads_with_its_sniff
     assert "sandbox" in answer.headers["Content-Security-Policy"]
     assert answer.headers["Cache-Control"] == "private, no-store"
     agents_view = api.ticket(ticket_id)["attachments"]
-    assert agents_view[0]["uploaded_by"] == "requester" and agents_view[0]["url"].startswith("/tickets/")
+    assert agents_view[0]["uploaded_by"] == "requester"
+    assert agents_view[0]["url"].startswith("/tickets/")
     assert agent_get(api, agents_view[0]["url"]).body == picture
 
 
@@ -162,16 +163,18 @@ def test_a_file_on_an_internal_note_is_never_the_requesters(api: Api, agent: Con
     link = re.search(r'<a href="([^"]+)">quote.pdf</a>', page)
     assert link is not None
     download = agent.get(urlsplit(link.group(1)).path.removeprefix(urlsplit(BASE).path), BROWSER)
-    assert download.status_code == 200 and download.body == b"%PDF-1.4 q"
+    assert download.status_code == 200
+    assert download.body == b"%PDF-1.4 q"
     assert download.headers["Content-Type"] == "application/pdf"
 
 
 def test_the_portal_reply_carries_files_and_a_refused_reply_keeps_none(api: Api) -> None:
     ticket_id, token = form_ticket(api, [])
     sent = post_multipart(
-        api, f"/portal/tickets/{ticket_id}/comments?token={token}", {"body": "Here is the log."}, [
-            ("printer.log", b"ERROR 42 paper jam\n", "text/plain")
-        ]
+        api,
+        f"/portal/tickets/{ticket_id}/comments?token={token}",
+        {"body": "Here is the log."},
+        [("printer.log", b"ERROR 42 paper jam\n", "text/plain")],
     )
     assert sent.status_code == 303, sent.body
     refused = post_multipart(
@@ -204,9 +207,8 @@ def test_the_limits_are_the_servers_count_size_and_the_pages_4_mb(api: Api) -> N
 
 def test_a_form_post_without_a_closing_boundary_is_a_400(api: Api) -> None:
     body = b'--xyz\r\nContent-Disposition: form-data; name="subject"\r\n\r\nHello\r\n'
-    answer = api.client.http.post(
-        "/tickets", headers={"Content-Type": "multipart/form-data; boundary=xyz", "Accept": "application/json"}, body=body
-    )
+    headers = {"Content-Type": "multipart/form-data; boundary=xyz", "Accept": "application/json"}
+    answer = api.client.http.post("/tickets", headers=headers, body=body)
     assert answer.status_code == 400
 
 
@@ -223,11 +225,10 @@ def test_the_api_uploads_files_then_a_comment_names_them(api: Api) -> None:
     )
     assert status == 201, comment
     assert [f["filename"] for f in comment["attachments"]] == ["fix.txt"]
-    status, again = api.json(
-        "POST", f"/tickets/{ticket['id']}/comments", {"body": "Again.", "attachments": [file_id]}
-    )
-    assert status == 422 and "attachments" in again["error"]["errors"]
-    status, unknown = api.json("POST", f"/tickets/{ticket['id']}/comments", {"body": "x", "attachments": ["nope"]})
+    status, again = api.json("POST", f"/tickets/{ticket['id']}/comments", {"body": "Again.", "attachments": [file_id]})
+    assert status == 422
+    assert "attachments" in again["error"]["errors"]
+    status, _unknown = api.json("POST", f"/tickets/{ticket['id']}/comments", {"body": "x", "attachments": ["nope"]})
     assert status == 422
     token = ticket["portal_url"].split("token=")[1]
     shown = portal(api, ticket["id"], token)
@@ -262,5 +263,6 @@ def test_a_file_too_large_for_a_lambda_answer_is_a_short_s3_link(api: Api, monke
     answer = fetch(api, url)
     assert answer.status_code == 302
     location = answer.headers["Location"]
-    assert "response-content-disposition=attachment" in location and "response-content-type=text%2Fplain" in location
+    assert "response-content-disposition=attachment" in location
+    assert "response-content-type=text%2Fplain" in location
     assert requests.get(location, timeout=10).content == b"n" * 2000

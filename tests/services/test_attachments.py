@@ -282,9 +282,11 @@ def test_direct_uploads_never_finished_are_cleared_when_the_ticket_gets_a_new_on
 def test_a_file_over_the_inline_limit_is_a_short_link_that_s3_serves_as_a_download(service: Attachments) -> None:
     stored = service.store_bytes(TICKET_A, None, "big.txt", None, b"z" * 600, "requester")
     small = service.for_download(TICKET_A, stored.id, for_requester=True, inline_limit=1000)
-    assert small.url is None and small.body is not None
+    assert small.url is None
+    assert small.body is not None
     linked = service.for_download(TICKET_A, stored.id, for_requester=True, inline_limit=500)
-    assert linked.body is None and linked.url is not None
+    assert linked.body is None
+    assert linked.url is not None
     answer = requests.get(linked.url, timeout=10)
     assert answer.content == b"z" * 600
     assert answer.headers["Content-Disposition"].startswith("attachment;")
