@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 Json = dict[str, Any]
@@ -61,8 +62,13 @@ def conditions() -> Json:
     return {RECEIVES_MAIL: {"Fn::Not": [{"Fn::Equals": [{"Ref": ADDRESS_PARAMETER}, ""]}]}}
 
 
-def resources(function_role: str) -> Json:
-    """The receipt rule set and rule, the topic, who may write and publish, and the one role that reads the mail."""
+def resources(reader_roles: Sequence[str]) -> Json:
+    """The receipt rule set and rule, the topic, who may write and publish, and the roles that read the mail.
+
+    The readers are the inbound function's role (it reads each message SES stores) and the API handler's (the
+    console's "Original message" download): s3:GetObject only, under the prefix, and unconditional like the bucket
+    (infra/template.json), so messages stored before mail in was turned off can still be downloaded.
+    """
     objects = {"Fn::Sub": "${" + BUCKET + ".Arn}/" + PREFIX + "*"}
     return {
         BUCKET_POLICY: {
@@ -132,7 +138,7 @@ def resources(function_role: str) -> Json:
             "Type": "AWS::IAM::Policy",
             "Properties": {
                 "PolicyName": "ReadRawInboundMail",
-                "Roles": [{"Ref": function_role}],
+                "Roles": [{"Ref": role} for role in reader_roles],
                 "PolicyDocument": {
                     "Version": "2012-10-17",
                     "Statement": [
@@ -145,7 +151,8 @@ def resources(function_role: str) -> Json:
 
 
 def function_environment() -> Json:
-    """What every function is given for mail in (the inbound function reads it, the others may show the address)."""
+    """What every function is given for mail in (the inbound function and the API handler read the bucket, the
+    others may show the address)."""
     return {
         ADDRESS_VARIABLE: {"Ref": ADDRESS_PARAMETER},
         "HELPDESK_RAW_MAIL_BUCKET": {"Ref": BUCKET},

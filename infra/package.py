@@ -61,6 +61,9 @@ ATTACHMENT_ACTIONS = ["s3:PutObject", "s3:GetObject", "s3:DeleteObject"]
 # inbound_mail (a mail's files), ticket_changes (sends the mail that carries files) and outbox_retry (sends it again).
 # Only they get the bucket's name and the grant on its files.
 ATTACHMENT_FUNCTIONS = ("APIHandler", INBOUND_FUNCTION, "TicketChanges", "OutboxRetry")
+# The only functions that read the raw mail SES stores (s3:GetObject under inbound.PREFIX): inbound_mail, which reads
+# each message it is told of, and the API handler, which serves the console's "Original message" download.
+RAW_MAIL_FUNCTIONS = (INBOUND_FUNCTION, "APIHandler")
 # A stage may name its inbound address: it becomes the InboundAddress parameter's default (see inbound_address).
 PACKAGED_VARIABLES = {*FUNCTION_ENVIRONMENT, PUBLIC_URL_VARIABLE, ATTACHMENTS_VARIABLE} - {inbound.ADDRESS_VARIABLE}
 LOG_RETENTION_DAYS = 30
@@ -209,7 +212,7 @@ def attachment_resources(roles: list[str]) -> Json:
     """The attachments bucket's policy (TLS only, granting nothing) and the one grant on the files, to `roles`.
 
     A separate policy rather than the stage's written one: that one goes to every role, and the files are only for
-    ATTACHMENT_FUNCTIONS (as the raw mail is only for the inbound function).
+    ATTACHMENT_FUNCTIONS (as the raw mail is only for RAW_MAIL_FUNCTIONS).
     """
     return {
         ATTACHMENTS_BUCKET_POLICY: {
@@ -479,12 +482,16 @@ def _sharing(template: Json, roles: set[str], functions: set[str]) -> list[str]:
     return sharing
 
 
-def _inbound_role(chalice_template: Json) -> str:
-    name = _function_role(chalice_template, INBOUND_FUNCTION, "app.py's inbound_mail, for SES's mail")
-    others = _sharing(chalice_template, {name}, {INBOUND_FUNCTION})
+def raw_mail_roles(template: Json) -> list[str]:
+    """The roles of RAW_MAIL_FUNCTIONS, which no other function may share (it would get the raw mail too)."""
+    roles = list(dict.fromkeys(_function_role(template, f, "it reads raw mail") for f in RAW_MAIL_FUNCTIONS))
+    others = _sharing(template, set(roles), set(RAW_MAIL_FUNCTIONS))
     if others:
-        raise PackagingError(f"{INBOUND_FUNCTION} shares its role with {', '.join(others)}: only it may read raw mail")
-    return name
+        raise PackagingError(
+            f"{', '.join(others)} run as the role of a function that reads raw mail: only "
+            f"{', '.join(RAW_MAIL_FUNCTIONS)} may"
+        )
+    return roles
 
 
 def attachment_roles(template: Json) -> list[str]:
@@ -504,7 +511,7 @@ def build_overlay(chalice_template: Json, infra: Json, policy: Json) -> Json:
     resources: Json = {
         **copy.deepcopy(infra["Resources"]),
         **deploy_resources(),
-        **inbound.resources(_inbound_role(chalice_template)),
+        **inbound.resources(raw_mail_roles(chalice_template)),
         **attachment_resources(attachment_roles(chalice_template)),
     }
     clashes = sorted(set(resources) & set(chalice_template["Resources"]))
@@ -677,7 +684,7 @@ def _iam_statements(template: Json) -> Iterator[tuple[str, set[str], Json, bool]
 
 def _grant_problems(template: Json) -> list[str]:
     """IAM in the template: no forbidden action; DynamoDB and SES only on what the written policy names; S3 only as
-    the package grants it, to exactly its roles: the inbound function reads raw mail, ATTACHMENT_FUNCTIONS store, read
+    the package grants it, to exactly its roles: RAW_MAIL_FUNCTIONS read raw mail, ATTACHMENT_FUNCTIONS store, read
     and delete the files (no listing, no other key, no whole bucket)."""
     problems: list[str] = []
     allowed = {
@@ -707,13 +714,13 @@ def _grant_problems(template: Json) -> list[str]:
                 continue
             problems += [f"{where}: grants {a} on {resource!r}" for a in s3 if a not in allowed[key]]
             holders[key] |= roles
-    try:
-        expected = {
-            json.dumps(raw_mail_objects()): {_inbound_role(template)},
-            json.dumps(attachment_objects()): set(attachment_roles(template)),
-        }
-    except PackagingError as error:
-        return [*problems, str(error)]
+    expected: dict[str, set[str]] = {}
+    # Each bucket's holders apart: a role shared with another function is a problem for each grant it would widen.
+    for resource, holders_of in ((raw_mail_objects(), raw_mail_roles), (attachment_objects(), attachment_roles)):
+        try:
+            expected[json.dumps(resource)] = set(holders_of(template))
+        except PackagingError as error:
+            problems.append(str(error))
     problems += [
         f"{json.loads(key)['Fn::Sub']} is granted to {sorted(holders[key])}, not exactly {sorted(roles)}"
         for key, roles in expected.items()

@@ -650,12 +650,25 @@ def test_the_receipt_rule_scans_requires_tls_and_stores_then_notifies_in_one_act
     }
 
 
-def test_only_the_inbound_function_reads_raw_mail_and_only_under_the_prefix(template: Json, transformed: Json) -> None:
+# The functions that read the raw mail SES stores: inbound_mail, and the API handler ("Original message").
+RAW_MAIL_FUNCTIONS = {"InboundMail", "APIHandler"}
+
+
+def test_only_the_inbound_function_and_the_api_handler_read_raw_mail_and_only_under_the_prefix(
+    template: Json, transformed: Json
+) -> None:
+    """The inbound function reads each message SES stores; the API handler serves the "Original message" download."""
     function = template["Resources"]["InboundMail"]["Properties"]
     [event] = function["Events"].values()
     assert (event["Type"], event["Properties"]["Topic"]) == ("SNS", {"Ref": "InboundMailTopic"})
-    assert function["Environment"]["Variables"]["HELPDESK_RAW_MAIL_BUCKET"] == {"Ref": "RawMailBucket"}
     assert function["Environment"]["Variables"]["HELPDESK_INBOUND_ADDRESS"] == {"Ref": "InboundAddress"}
+    assert set(package.RAW_MAIL_FUNCTIONS) == RAW_MAIL_FUNCTIONS
+    for packaged_template, kind in ((template, "AWS::Serverless::Function"), (transformed, "AWS::Lambda::Function")):
+        functions = dict(_of_type(packaged_template, kind))
+        for name in RAW_MAIL_FUNCTIONS:
+            variables = functions[name]["Properties"]["Environment"]["Variables"]
+            assert variables["HELPDESK_RAW_MAIL_BUCKET"] == {"Ref": "RawMailBucket"}, name
+            assert variables["HELPDESK_RAW_MAIL_PREFIX"] == "inbound/", name  # RawMailSettings.from_env's prefix
     s3_grants = [
         (name, s)
         for name, p in _of_type(transformed, "AWS::IAM::Policy")
@@ -663,11 +676,16 @@ def test_only_the_inbound_function_reads_raw_mail_and_only_under_the_prefix(temp
     ] + [(name, s) for name, s in _statements(transformed) if "s3:" in json.dumps(s.get("Action"))]
     # The attachments' grant is the only other S3 one (test_only_the_functions_that_touch_files_*).
     [(name, statement)] = [(n, s) for n, s in s3_grants if "RawMailBucket" in json.dumps(s)]
-    assert transformed["Resources"][name]["Properties"]["Roles"] == [{"Ref": "InboundMailRole"}]
+    roles = transformed["Resources"][name]["Properties"]["Roles"]
+    assert sorted(r["Ref"] for r in roles) == ["ApiHandlerRole", "InboundMailRole"]
+    assert {_role_of(template, f) for f in RAW_MAIL_FUNCTIONS} == {"ApiHandlerRole", "InboundMailRole"}
     assert (statement["Action"], statement["Resource"]) == (
         "s3:GetObject",
         {"Fn::Sub": "${RawMailBucket.Arn}/inbound/*"},
     )
+    # As unconditional as the bucket: messages stored before mail in was turned off can still be downloaded.
+    assert "Condition" not in template["Resources"]["RawMailBucket"]
+    assert "Condition" not in transformed["Resources"][name]
     [subscription] = [
         r for _, r in _of_type(transformed, "AWS::SNS::Subscription") if r["Properties"]["Protocol"] == "lambda"
     ]
@@ -744,12 +762,12 @@ def test_only_the_functions_that_touch_files_are_given_the_attachments_bucket(
 def test_the_files_functions_may_store_read_and_delete_files_and_s3_grants_nothing_else(
     template: Json, transformed: Json
 ) -> None:
-    """No listing, no key outside attachments/, no whole bucket, no other function; raw mail stays the inbound's."""
+    """No listing, no key outside attachments/, no whole bucket, no other function; raw mail is only read."""
     roles = {_role_of(template, name) for name in ATTACHMENT_FUNCTIONS}
     assert len(roles) == len(ATTACHMENT_FUNCTIONS)  # each its own: a shared role would give its other functions files
-    expected = {("InboundMailRole", "s3:GetObject", json.dumps(RAW_MAIL_OBJECTS))} | {
-        (role, action, json.dumps(ATTACHMENT_OBJECTS)) for role in roles for action in FILE_ACTIONS
-    }
+    expected = {
+        (role, "s3:GetObject", json.dumps(RAW_MAIL_OBJECTS)) for role in ("InboundMailRole", "ApiHandlerRole")
+    } | {(role, action, json.dumps(ATTACHMENT_OBJECTS)) for role in roles for action in FILE_ACTIONS}
     for packaged_template in (template, transformed):
         assert _s3_grants(packaged_template) == expected
     policy = transformed["Resources"]["AttachmentsAccessPolicy"]["Properties"]
@@ -827,6 +845,50 @@ def test_a_template_that_grants_more_on_the_files_is_not_deployable(template: Js
     problems = package.template_problems(changed)
     assert problems != [], broader
     assert "attachment" in " ".join(problems).lower(), problems
+
+
+def _raw_mail_policy(template: Json) -> Json:
+    properties: Json = template["Resources"]["RawMailReadPolicy"]["Properties"]
+    return properties
+
+
+def test_a_third_role_that_reads_raw_mail_is_refused(template: Json) -> None:
+    changed = copy.deepcopy(template)
+    _raw_mail_policy(changed)["Roles"].append({"Ref": "SlaSweepRole"})
+    refused = (
+        "${RawMailBucket.Arn}/inbound/* is granted to ['ApiHandlerRole', 'InboundMailRole', 'SlaSweepRole'], "
+        "not exactly ['ApiHandlerRole', 'InboundMailRole']"
+    )
+    assert package.template_problems(changed) == [refused]
+
+
+BROADER_RAW_MAIL_GRANTS: dict[str, Callable[[Json], object]] = {
+    "a third role, by a statement of its own": lambda t: _role_statements(t, "TicketChangesRole").append(
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": RAW_MAIL_OBJECTS}
+    ),
+    "a function sharing the API handler's role": lambda t: t["Resources"]["SlaSweep"]["Properties"].update(
+        Role={"Fn::GetAtt": ["ApiHandlerRole", "Arn"]}
+    ),
+    "the API handler's role less": lambda t: _raw_mail_policy(t)["Roles"].remove({"Ref": "ApiHandlerRole"}),
+    "the inbound function's role less": lambda t: _raw_mail_policy(t)["Roles"].remove({"Ref": "InboundMailRole"}),
+    "every key of the bucket": lambda t: _raw_mail_policy(t)["PolicyDocument"]["Statement"][0].update(
+        Resource={"Fn::Sub": "${RawMailBucket.Arn}/*"}
+    ),
+    "more than reading": lambda t: _raw_mail_policy(t)["PolicyDocument"]["Statement"][0].update(
+        Action=["s3:GetObject", "s3:DeleteObject"]
+    ),
+}
+
+
+@pytest.mark.parametrize("broader", list(BROADER_RAW_MAIL_GRANTS))
+def test_a_template_that_grants_the_raw_mail_to_other_roles_or_more_is_not_deployable(
+    template: Json, broader: str
+) -> None:
+    changed = copy.deepcopy(template)
+    BROADER_RAW_MAIL_GRANTS[broader](changed)
+    problems = package.template_problems(changed)
+    assert problems != [], broader
+    assert re.search("raw ?mail", " ".join(problems), re.IGNORECASE), problems
 
 
 def test_the_attachments_bucket_refuses_plain_http_as_the_raw_mail_bucket_does(
