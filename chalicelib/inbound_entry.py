@@ -156,7 +156,8 @@ def raw_mail_store() -> RawMailStore:
 
 def inbound_service() -> Inbound:
     """The inbound service on the desk table, with the desk's clock (the local run's moves when told to), its
-    signing key (the reply addresses and Message-IDs it signs) and its outbox (the answer to a too large mail)."""
+    signing key (the reply addresses and Message-IDs it signs), its outbox (the answer to a too large mail) and
+    the attachments service, handed over unbuilt: only a mail with files builds it (and loads S3's client)."""
     from chalicelib import wiring
     from chalicelib.adapters import inbound_store
     from chalicelib.services.inbound import Inbound, MailSettings
@@ -171,4 +172,4 @@ def inbound_service() -> Inbound:
         secret=desk.store.signing_secret,
         form_url=f"{settings.public_url or wiring.LOCAL_URL}/form",
     )
-    return Inbound(inbound_store.DynamoInboundLog(), desk.clock, desk, mail, postman.post)
+    return Inbound(inbound_store.DynamoInboundLog(), desk.clock, desk, mail, postman.post, wiring.attachments)

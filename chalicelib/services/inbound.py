@@ -15,6 +15,10 @@ The rules (DESIGN.md §6):
 * Idempotent: the receipt is claimed first but marked done only after the ticket or comment is stored; a redelivery
   of a done message changes nothing, of an unfinished one is handled again, and the writes it repeats are
   conditional (the ticket's idempotency claim `mail:<SES id>`, the comment's id and time taken from the message).
+* Files (every attachment and inline image, DESIGN.md §7) are kept on the ticket within the desk's limits: a new
+  ticket's after it is opened (`comment_id` None), a comment's before the comment is written (so whatever reads the
+  comment finds them). Their ids come from the message, so a redelivery stores none twice. A file not kept is
+  logged and named in one line at the end of the description or comment; the mail itself is never lost for it.
 """
 
 from __future__ import annotations
@@ -31,11 +35,13 @@ from email.utils import parseaddr
 from typing import TYPE_CHECKING, Any, Protocol
 
 from chalicelib.domain.addresses import normalised_address
+from chalicelib.domain.attachments import MB, AttachmentTooLargeError
 from chalicelib.domain.config import DeskConfig
 from chalicelib.domain.errors import RateLimitedError, ValidationError
 from chalicelib.domain.threading import ticket_of_address, ticket_of_message_id
 from chalicelib.domain.tickets import (
     AGENT,
+    COMMENT_LIMIT,
     DESCRIPTION_LIMIT,
     REQUESTER,
     SUBJECT_LIMIT,
@@ -48,7 +54,8 @@ from chalicelib.services.limits import KEEP, Limits, window
 from chalicelib.services.ports import Clock
 
 if TYPE_CHECKING:
-    from chalicelib.mail.inbound import InboundMail
+    from chalicelib.domain.attachments import Attachment, AttachmentLimits
+    from chalicelib.mail.inbound import InboundAttachment, InboundMail
     from chalicelib.services.desk import Desk
     from chalicelib.services.mailing import Letter
 
@@ -59,6 +66,8 @@ NO_TEXT = "(This mail had no text of its own. An agent can open the original mes
 NO_SUBJECT = "(no subject)"
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32, as the desk's ids (chalicelib/adapters/ids.py)
 _NOTE = re.compile(r"^\s*#note\b[ \t:]*", re.IGNORECASE)
+NAMED_REFUSALS = 10  # the files not kept named one by one in the line about them; the rest are counted
+NO_FILES = "this desk keeps no files from mail"  # the reason when the service was built without attachments
 
 
 @dataclass(frozen=True)
@@ -80,6 +89,44 @@ class InboundLog(Protocol):
     ) -> None:
         """Mark the message handled."""
         ...
+
+
+class MailFiles(Protocol):
+    """The attachments service as mail in uses it (chalicelib/services/attachments.py's Attachments)."""
+
+    @property
+    def limits(self) -> AttachmentLimits: ...
+
+    def store_bytes(
+        self,
+        ticket_id: str,
+        comment_id: str | None,
+        filename: str | None,
+        declared_type: str | None,
+        data: bytes,
+        by: str,
+        attachment_id: str | None = None,
+    ) -> Attachment:
+        """Check, store and record one file; with `attachment_id`, a second call answers the file stored."""
+        ...
+
+
+@dataclass(frozen=True)
+class NotKept:
+    """A file of the mail that is not on the ticket, and why (the words the agent reads)."""
+
+    index: int  # its place among the mail's files, from 0
+    filename: str
+    size: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """The mail's files split by the limits before anything is stored: (place, part) to keep, and the rest."""
+
+    kept: tuple[tuple[int, InboundAttachment], ...]
+    refused: tuple[NotKept, ...]
 
 
 @dataclass(frozen=True)
@@ -119,8 +166,77 @@ def mail_id(ses_message_id: str, at: datetime) -> str:
     return "".join(reversed(chars))
 
 
+def file_id(ses_message_id: str, at: datetime, index: int) -> str:
+    """The attachment id of the mail's file at `index` (ULID layout: the arrival's milliseconds, a hash of the SES
+    id, then the place): every delivery gives the same ids, and one mail's files sort in the mail's order."""
+    digest = int.from_bytes(hashlib.sha256(f"file\n{ses_message_id}".encode()).digest()[:8], "big")
+    value = (int(at.timestamp() * 1000) << 80) | (digest << 16) | (index & 0xFFFF)
+    chars = []
+    for _ in range(26):
+        chars.append(_ALPHABET[value & 31])
+        value >>= 5
+    return "".join(reversed(chars))
+
+
 def _size_text(size: int) -> str:
-    return f"{size / (1024 * 1024):.1f} MB" if size >= 1024 * 1024 else f"{max(size // 1024, 1)} KB"
+    """A size as people read it: "14.2 MB", "10 MB" for a whole number of them, "340 KB"."""
+    if size >= MB:
+        return f"{size // MB} MB" if size % MB == 0 else f"{size / MB:.1f} MB"
+    return f"{max(size // 1024, 1)} KB"
+
+
+def _plan(parts: tuple[InboundAttachment, ...], limits: AttachmentLimits, room: int | None) -> _Plan:
+    """Which files the limits let in, decided from the mail alone so that every delivery decides the same: an
+    empty file or one over the size a file is not kept, nor those past the count one message may bring, nor
+    (with `room`, what the ticket can still hold) those that would pass the ticket's total."""
+    kept: list[tuple[int, InboundAttachment]] = []
+    refused: list[NotKept] = []
+    for index, part in enumerate(parts):
+        reason = None
+        if part.size == 0:
+            reason = "empty"
+        elif part.size > limits.max_file_bytes:
+            reason = f"over the {_size_text(limits.max_file_bytes)} limit a file"
+        elif len(kept) >= limits.max_files_per_comment:
+            reason = f"over the {limits.max_files_per_comment} files one message may bring"
+        elif room is not None and part.size > room:
+            reason = _full_reason(limits.max_ticket_bytes)
+        if reason is not None:
+            refused.append(NotKept(index, part.filename, part.size, reason))
+            continue
+        kept.append((index, part))
+        if room is not None:
+            room -= part.size
+    return _Plan(tuple(kept), tuple(refused))
+
+
+def _full_reason(max_ticket_bytes: int) -> str:
+    return f"past the {_size_text(max_ticket_bytes)} a ticket's files may come to"
+
+
+def _not_kept_line(refused: Iterable[NotKept]) -> str:
+    """The line the description or comment ends with, naming the files not kept ("" when every file was)."""
+    ordered = sorted(refused, key=lambda item: item.index)
+    if not ordered:
+        return ""
+    named = [
+        f"{item.filename}, {item.reason}"
+        if item.size == 0
+        else f"{item.filename}, {_size_text(item.size)}, {item.reason}"
+        for item in ordered[:NAMED_REFUSALS]
+    ]
+    rest = len(ordered) - len(named)
+    if rest:
+        named.append(f"and {rest} more {'file' if rest == 1 else 'files'}")
+    return f"(Not kept: {'; '.join(named)}.)"
+
+
+def _ending_with(text: str, line: str, limit: int) -> str:
+    """`text` with `line` after a blank line at its end, `text` cut short if both would pass `limit`."""
+    if not line:
+        return text
+    ending = f"\n\n{line[: limit // 2]}"
+    return text[: limit - len(ending)].rstrip() + ending
 
 
 def _local_parts(address: str) -> list[str]:
@@ -146,12 +262,16 @@ class Inbound:
         desk: Desk,
         settings: MailSettings,
         post: Callable[[list[Letter], DeskConfig], Any],
+        files: Callable[[], MailFiles] | None = None,
     ) -> None:
+        """`files`: the attachments service, built when a mail first has files (most have none, and building
+        it loads S3's client); None keeps no files (each is named as not kept)."""
         self.log = log
         self.clock = clock
         self.desk = desk
         self.settings = settings
         self.post = post  # the postman's post: the outbox records each letter once under its key
+        self._files = files
 
     def receive(
         self,
@@ -238,12 +358,15 @@ class Inbound:
                     if _NOTE.match(text):
                         text, public = _NOTE.sub("", text, count=1).strip(), False
             if actor is not None:
+                comment_id = mail_id(ses_message_id, received_at)
+                by = AGENT if actor.role == AGENT else REQUESTER
+                stored, refused = self._keep_files(ses_message_id, received_at, mail, ticket.id, comment_id, by)
                 comment, created = self.desk.mail_comment(
                     ticket.id,
-                    text or NO_TEXT,
+                    _ending_with(text or NO_TEXT, _not_kept_line(refused), COMMENT_LIMIT),
                     actor=actor,
                     public=public,
-                    comment_id=mail_id(ses_message_id, received_at),
+                    comment_id=comment_id,
                     at=received_at,
                     mail_key=mail_key,
                 )
@@ -263,17 +386,21 @@ class Inbound:
                     "public": comment.public,
                     "author": actor.label,
                     "created": created,
+                    "files": stored,
+                    "not_kept": [item.filename for item in refused],
                 }
             logger.warning(
                 "inbound message %s names %s but is not from its requester: it opens a ticket of its own",
                 ses_message_id,
                 ticket.ref,
             )
-        return self._open(ses_message_id, mail, text, recipients, config, mail_key, match.ticket if match else None)
+        mentioned = match.ticket if match else None
+        return self._open(ses_message_id, received_at, mail, text, recipients, config, mail_key, mentioned)
 
     def _open(
         self,
         ses_message_id: str,
+        received_at: datetime,
         mail: InboundMail,
         text: str,
         recipients: tuple[str, ...],
@@ -289,6 +416,8 @@ class Inbound:
             subject = re.sub(rf"\[\s*{re.escape(mentioned.ref)}\s*\]", "", subject, flags=re.IGNORECASE)
             note = f"\n\n(Sent as an answer about {mentioned.ref}, but not by its requester, so it opened this ticket.)"
             description = description[: DESCRIPTION_LIMIT - len(note)].rstrip() + note
+        plan = self._plan_files(ses_message_id, mail, new_ticket=True)
+        description = _ending_with(description, _not_kept_line(plan.refused), DESCRIPTION_LIMIT)
         subject = " ".join(subject.split())[:SUBJECT_LIMIT].strip() or NO_SUBJECT
         raw = {
             "type": self._type_for(mail, recipients, config),
@@ -320,16 +449,93 @@ class Inbound:
             ticket.ref,
             ticket.type,
         )
+        stored, late = self._store(ses_message_id, received_at, ticket.id, None, REQUESTER, plan.kept)
+        if late:  # only if the limits changed since the plan: the description, written already, cannot say so
+            logger.warning(
+                "inbound message %s: %d of its files were refused after %s was opened",
+                ses_message_id,
+                len(late),
+                ticket.ref,
+            )
         result: dict[str, Any] = {
             "outcome": "ticket",
             "ticket_id": ticket.id,
             "ref": ticket.ref,
             "type": ticket.type,
             "created": opened.created,
+            "files": stored,
+            "not_kept": [item.filename for item in sorted((*plan.refused, *late), key=lambda item: item.index)],
         }
         if mentioned is not None:
             result["mentions"] = mentioned.ref
         return result
+
+    # the mail's files ---------------------------------------------------------------------------------------------
+
+    def _plan_files(self, ses_message_id: str, mail: InboundMail, *, new_ticket: bool) -> _Plan:
+        """The mail's files to keep, each one not kept logged. The service is built only here, for a mail that
+        has files. A new ticket holds nothing yet, so its whole total is room, and its description (which must be
+        the same on every delivery: the idempotency claim fingerprints it) can name each file not kept; a reply's
+        room is known only to the service, which refuses past it when the file is stored."""
+        if not mail.attachments:
+            return _Plan((), ())
+        if self._files is None:
+            plan = _Plan((), tuple(NotKept(i, p.filename, p.size, NO_FILES) for i, p in enumerate(mail.attachments)))
+        else:
+            limits = self._files().limits
+            plan = _plan(mail.attachments, limits, limits.max_ticket_bytes if new_ticket else None)
+        for item in plan.refused:
+            _log_refusal(ses_message_id, item)
+        return plan
+
+    def _keep_files(
+        self, ses_message_id: str, at: datetime, mail: InboundMail, ticket_id: str, comment_id: str, by: str
+    ) -> tuple[int, list[NotKept]]:
+        """A reply's files stored under its comment before the comment is written: how many are kept, and those
+        that are not (by the limits, or because the ticket's total is reached), in the mail's order."""
+        plan = self._plan_files(ses_message_id, mail, new_ticket=False)
+        stored, late = self._store(ses_message_id, at, ticket_id, comment_id, by, plan.kept)
+        return stored, sorted((*plan.refused, *late), key=lambda item: item.index)
+
+    def _store(
+        self,
+        ses_message_id: str,
+        at: datetime,
+        ticket_id: str,
+        comment_id: str | None,
+        by: str,
+        kept: tuple[tuple[int, InboundAttachment], ...],
+    ) -> tuple[int, list[NotKept]]:
+        """Store each planned file under its id from the message (one stored already is answered, not stored or
+        counted again); the service's refusals are returned, anything else (S3 or DynamoDB down) is raised so the
+        delivery is retried."""
+        if not kept or self._files is None:  # nothing planned to keep (the plan named every file)
+            return 0, []
+        service = self._files()
+        stored, refused = 0, []
+        for index, part in kept:
+            try:
+                service.store_bytes(
+                    ticket_id,
+                    comment_id,
+                    part.filename,
+                    part.content_type,
+                    part.data,
+                    by,
+                    attachment_id=file_id(ses_message_id, at, index),
+                )
+            except AttachmentTooLargeError as error:
+                limit = int(error.details.get("limit", 0))
+                full = "used" in error.details
+                reason = _full_reason(limit) if full else f"over the {_size_text(limit)} limit a file"
+                refused.append(NotKept(index, part.filename, part.size, reason))
+            except ValidationError as error:
+                refused.append(NotKept(index, part.filename, part.size, error.message))
+            else:
+                stored += 1
+                continue
+            _log_refusal(ses_message_id, refused[-1])
+        return stored, refused
 
     def _match(self, mail: InboundMail, recipients: tuple[str, ...], config: DeskConfig) -> _Match | None:
         """The ticket the mail answers: by a signed reply address, a signed Message-ID, else the subject's reference."""
@@ -404,6 +610,18 @@ class Inbound:
         self.post([letter], config)
         logger.info("inbound message %s was too large: %s was told so", ses_message_id, address[:MAX_LOGGED_CHARS])
         return True
+
+
+def _log_refusal(ses_message_id: str, item: NotKept) -> None:
+    """A file not kept, logged by its name and size (never its content)."""
+    logger.warning(
+        "inbound message %s: file %d %r (%d bytes) not kept: %s",
+        ses_message_id,
+        item.index + 1,
+        item.filename[:MAX_LOGGED_CHARS],
+        item.size,
+        item.reason,
+    )
 
 
 def _forged(verdicts: Mapping[str, str]) -> bool:

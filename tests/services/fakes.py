@@ -5,12 +5,14 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib.domain.agents import Agent, email_taken
-from chalicelib.domain.errors import StaleVersionError
+from chalicelib.domain.attachments import Attachment, UploadMissingError
+from chalicelib.domain.errors import ConflictError, StaleVersionError
 from chalicelib.domain.history import HistoryEvent
 from chalicelib.domain.sla import Tracker
 from chalicelib.domain.tickets import Comment, Ticket
@@ -389,3 +391,81 @@ class FakeEventStore:
             return False
         self.saved_trackers[tracker.ticket_id] = tracker
         return True
+
+
+class FakeAttachmentRecords:
+    """DynamoAttachmentRecords in memory: a record is added once (a second add is the condition failure), and the
+    ticket's total is reserved only while it stays within the limit."""
+
+    def __init__(self) -> None:
+        self.records: dict[Key, Attachment] = {}
+        self.totals: dict[str, int] = {}
+
+    def add(self, attachment: Attachment) -> None:
+        key = (attachment.ticket_id, attachment.id)
+        if key in self.records:
+            raise ConflictError(f"attachment {attachment.id} exists already")
+        self.records[key] = attachment
+
+    def get(self, ticket_id: str, attachment_id: str) -> Attachment | None:
+        return self.records.get((ticket_id, attachment_id))
+
+    def of_ticket(self, ticket_id: str) -> list[Attachment]:
+        return [a for (t, _), a in sorted(self.records.items()) if t == ticket_id]
+
+    def mark_stored(self, attachment: Attachment) -> bool:
+        key = (attachment.ticket_id, attachment.id)
+        if key not in self.records or self.records[key].state != "pending":
+            return False
+        self.records[key] = attachment
+        return True
+
+    def remove(self, ticket_id: str, attachment_id: str) -> None:
+        self.records.pop((ticket_id, attachment_id), None)
+
+    def used(self, ticket_id: str) -> int:
+        return self.totals.get(ticket_id, 0)
+
+    def reserve(self, ticket_id: str, size: int, limit: int) -> bool:
+        if self.used(ticket_id) + size > limit:
+            return False
+        self.totals[ticket_id] = self.used(ticket_id) + size
+        return True
+
+    def release(self, ticket_id: str, size: int) -> None:
+        if ticket_id in self.totals:
+            self.totals[ticket_id] -= size
+
+
+class FakeAttachmentBlobs:
+    """The attachments bucket in memory, with every put written down (a file stored twice shows as two puts)."""
+
+    def __init__(self) -> None:
+        self.objects: dict[Key, bytes] = {}
+        self.puts: list[Key] = []
+
+    def put(self, ticket_id: str, attachment_id: str, data: bytes, content_type: str) -> None:
+        self.puts.append((ticket_id, attachment_id))
+        self.objects[(ticket_id, attachment_id)] = bytes(data)
+
+    def presigned_post(self, ticket_id: str, attachment_id: str, max_bytes: int, expires_in: int) -> dict[str, Any]:
+        return {"url": f"https://attachments.invalid/{ticket_id}/{attachment_id}", "fields": {}}
+
+    def verify(self, ticket_id: str, attachment_id: str, max_bytes: int) -> tuple[int, bytes]:
+        data = self._data(ticket_id, attachment_id)
+        return len(data), data[:4096]
+
+    def sha256(self, ticket_id: str, attachment_id: str, max_bytes: int) -> tuple[int, str]:
+        data = self._data(ticket_id, attachment_id)
+        return len(data), hashlib.sha256(data).hexdigest()
+
+    def open(self, ticket_id: str, attachment_id: str) -> Iterator[bytes]:
+        return iter([self._data(ticket_id, attachment_id)])
+
+    def delete(self, ticket_id: str, attachment_id: str) -> None:
+        self.objects.pop((ticket_id, attachment_id), None)
+
+    def _data(self, ticket_id: str, attachment_id: str) -> bytes:
+        if (ticket_id, attachment_id) not in self.objects:
+            raise UploadMissingError("nothing was stored under this key")
+        return self.objects[(ticket_id, attachment_id)]
