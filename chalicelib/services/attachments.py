@@ -23,7 +23,7 @@ from chalicelib.domain.attachments import (
     sniff,
     valid_id,
 )
-from chalicelib.domain.errors import NotFoundError, ValidationError
+from chalicelib.domain.errors import ConflictError, NotFoundError, ValidationError
 from chalicelib.services.ports import Clock, IdSource
 
 UPLOAD_SECONDS = 15 * 60  # how long a presigned POST may be used
@@ -136,6 +136,14 @@ class Attachments:
         try:
             self.blobs.put(ticket_id, attachment_id, data, delivery_type(attachment))
             self.records.add(attachment)
+        except ConflictError:
+            # Another delivery of the same message recorded this fixed id first: its record points at the same key
+            # (the same bytes), so the object stays; only this call's count is given back.
+            self.records.release(ticket_id, len(data))
+            earlier = self.records.get(ticket_id, attachment_id)
+            if earlier is None:
+                raise
+            return earlier
         except Exception:
             self.records.release(ticket_id, len(data))
             self.blobs.delete(ticket_id, attachment_id)

@@ -6,6 +6,7 @@ import base64
 import json
 import struct
 import zlib
+from dataclasses import replace
 
 import boto3
 import pytest
@@ -290,3 +291,21 @@ def test_a_file_over_the_inline_limit_is_a_short_link_that_s3_serves_as_a_downlo
     answer = requests.get(linked.url, timeout=10)
     assert answer.content == b"z" * 600
     assert answer.headers["Content-Disposition"].startswith("attachment;")
+
+
+def test_of_two_deliveries_storing_one_fixed_id_at_once_the_file_stays_and_counts_once(
+    service: Attachments, bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The loser of the record's conditional write must not delete the object the winner's record points at."""
+    first_look = service.records.get
+    looks = iter([None])  # the second delivery looks before the first has recorded it, then finds it there
+    monkeypatch.setattr(service.records, "get", lambda t, a: next(looks, None) or first_look(t, a))
+    service.records.add(
+        replace(service.store_bytes(TICKET_B, None, "seed.txt", None, b"x", "requester"), ticket_id=TICKET_A, id="M2P0")
+    )
+    service.records.reserve(TICKET_A, 5, LIMITS.max_ticket_bytes)
+    service.blobs.put(TICKET_A, "M2P0", b"hello", "text/plain")
+    again = service.store_bytes(TICKET_A, "01JMAIL", "seed.txt", None, b"hello", "requester", attachment_id="M2P0")
+    assert again.id == "M2P0"
+    assert service.records.used(TICKET_A) == 5
+    assert f"attachments/{TICKET_A}/M2P0" in _keys(bucket, TICKET_A)
