@@ -8,13 +8,13 @@ download with the sniffed type and `nosniff` (chalicelib/domain/attachments.py d
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
 from chalice.app import Request, Response
 
 from chalicelib import wiring
-from chalicelib.domain.attachments import Attachment, delivery_type
+from chalicelib.domain.attachments import Attachment, AttachmentTooLargeError, delivery_type
 from chalicelib.domain.errors import ValidationError
 from chalicelib.web import present
 from chalicelib.web.http import (
@@ -27,7 +27,10 @@ from chalicelib.web.http import (
     query,
     signed_in_agent,
 )
-from chalicelib.web.multipart import PostedFile
+from chalicelib.web.views import for_people
+
+if TYPE_CHECKING:
+    from chalicelib.web.multipart import PostedFile
 
 REQUESTER = "requester"
 AGENT = "agent"
@@ -89,10 +92,17 @@ def check_posted(files: list[PostedFile], on_comment: bool) -> None:
     if on_comment or files:
         limits.check_count(len(files))
     for posted in files:
+        name = posted.filename or "a file"
         try:
             limits.check_file(posted.size)
         except ValidationError:
-            raise ValidationError(f"{posted.filename or 'a file'} is empty", {"files": "a file is empty"}) from None
+            raise ValidationError(f"{name} is empty", {"files": f"{name} is empty: choose it again"}) from None
+        except AttachmentTooLargeError as error:
+            raise AttachmentTooLargeError(
+                f"{name} is {size_text(posted.size)}, over the limit of {size_text(limits.max_file_bytes)} a file",
+                size=posted.size,
+                limit=limits.max_file_bytes,
+            ) from error
 
 
 def store_posted(ticket_id: str, comment_id: str | None, files: list[PostedFile], by: str) -> list[Attachment]:
@@ -171,16 +181,20 @@ def download(request: Request, ticket_id: str, attachment_id: str) -> Response:
     return _serve(ticket_id, attachment_id, for_requester=False)
 
 
-@handled
 def console_download(request: Request, ticket_id: str, attachment_id: str) -> Response:
-    """An agent's download by the console's session (the cookie lives under /console)."""
-    from chalicelib.web.console.session import signed_in
+    """An agent's download by the console's session (the cookie lives under /console); a link that no longer
+    works is a console page (signed out: the sign-in page, then back here). The console's modules load here."""
+    from chalicelib.web.console.session import console_view, signed_in
 
-    signed_in(request, renew=False)
-    return _serve(ticket_id, attachment_id, for_requester=False)
+    @console_view
+    def view(request: Request) -> Response:
+        signed_in(request, renew=False)
+        return _serve(ticket_id, attachment_id, for_requester=False)
+
+    return view(request)
 
 
-@handled
+@for_people
 def portal_download(request: Request, ticket_id: str, attachment_id: str) -> Response:
     """The requester's download by their portal link: their ticket's files of public comments and their own."""
     detail = wiring.desk().portal_ticket(ticket_id, query(request, "token"))

@@ -266,3 +266,29 @@ def test_a_file_too_large_for_a_lambda_answer_is_a_short_s3_link(api: Api, monke
     assert "response-content-disposition=attachment" in location
     assert "response-content-type=text%2Fplain" in location
     assert requests.get(location, timeout=10).content == b"n" * 2000
+
+
+def test_a_link_that_no_longer_opens_a_file_is_a_page_for_a_browser(api: Api, agent: Console) -> None:
+    ticket_id, token = form_ticket(api, [])
+    portal_answer = fetch(api, f"/portal/tickets/{ticket_id}/attachments/01ZZZZZZZZZZZZZZZZZZZZZZZZ?token={token}")
+    assert portal_answer.status_code == 404
+    assert portal_answer.headers["Content-Type"].startswith("text/html")
+    assert "no such attachment on this ticket" in portal_answer.body.decode()
+    console_answer = agent.get(f"/console/tickets/{ticket_id}/attachments/01ZZZZZZZZZZZZZZZZZZZZZZZZ", BROWSER)
+    assert console_answer.status_code == 404
+    assert console_answer.headers["Content-Type"].startswith("text/html")
+    program = api.json("GET", f"/portal/tickets/{ticket_id}/attachments/01ZZZZZZZZZZZZZZZZZZZZZZZZ?token={token}")
+    assert program[0] == 404
+    assert program[1]["error"]["code"] == "not_found"
+
+
+def test_an_empty_file_is_refused_by_its_name(api: Api) -> None:
+    ticket_id, token = form_ticket(api, [])
+    answer = post_multipart(
+        api,
+        f"/portal/tickets/{ticket_id}/comments?token={token}",
+        {"body": "two files"},
+        [("log.txt", b"ok\n", "text/plain"), ("empty.txt", b"", "text/plain")],
+    )
+    assert answer.status_code == 422  # a form post: the page says it, by the file's name
+    assert "empty.txt is empty" in answer.body.decode()
