@@ -84,9 +84,10 @@ def mail() -> tuple[Postman, Notifier]:
             on_sent=_on_sent,
             inbound_address=config.inbound_address,
             secret=built.store.signing_secret,
+            files=attachments,  # built on the first mail about a comment; S3 only when a mail carries a file
         )
         links = Links(config.public_url or LOCAL_URL, built.store.signing_secret, built.clock)
-        _mail = (postman, Notifier(built.store, postman, links))
+        _mail = (postman, Notifier(built.store, postman, links, files=attachments))
     return _mail
 
 

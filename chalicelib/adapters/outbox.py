@@ -18,6 +18,7 @@ ERROR_LIMIT = 500
 
 
 def _item(record: OutboxRecord) -> OutboxItem:
+    files = record.attachment_ids
     return OutboxItem(
         ticket_id=record.pk,
         key=str(record.sk)[len(MAIL_PREFIX) :],
@@ -34,6 +35,7 @@ def _item(record: OutboxRecord) -> OutboxItem:
         last_error=record.last_error,
         sent_at=record.sent_at,
         message_id=record.message_id,
+        attachment_ids=tuple(str(attachment_id) for attachment_id in files or ()),
     )
 
 
@@ -59,6 +61,7 @@ class DynamoOutboxStore:
             next_attempt_at=due,
             due_shard=PENDING_SHARD,
             next_due_at=stamp(due),
+            attachment_ids=list(item.attachment_ids) or None,
         )
         try:
             record.save(condition=OutboxRecord.sk.does_not_exist())

@@ -7,6 +7,7 @@ from typing import Any, Generic, TypeVar
 from pynamodb.attributes import (
     BinaryAttribute,
     BooleanAttribute,
+    ListAttribute,
     MapAttribute,
     NumberAttribute,
     TTLAttribute,
@@ -428,6 +429,9 @@ class OutboxRecord(Model):
     message_id = UnicodeAttribute(null=True)
     due_shard = UnicodeAttribute(null=True)
     next_due_at = UnicodeAttribute(null=True)
+    # The files the mail carries (built into it at each delivery; the item never holds their bytes). Absent on
+    # mails without files and on items recorded before mail carried files: they load with none.
+    attachment_ids = ListAttribute(of=UnicodeAttribute, null=True)
 
     by_due: ByDue[OutboxRecord] = ByDue()
 

@@ -62,6 +62,18 @@ def href(url: str) -> str:
     return text
 
 
+def size_text(size: int) -> str:
+    """A file's size as people read it: "512 bytes", "34 KB", "2.5 MB" (1 KB = 1024 bytes; rounded up, so a
+    file is never told smaller than it is, and never "0 KB")."""
+    count = max(int(size), 0)
+    if count < 1024:
+        return "1 byte" if count == 1 else f"{count} bytes"
+    if count < 1024 * 1024:
+        return f"{-(-count // 1024)} KB"
+    tenths = -(-count * 10 // (1024 * 1024))
+    return f"{tenths // 10}.{tenths % 10} MB"
+
+
 def paragraphs(value: str) -> Markup:
     """Plain text as HTML: escaped first, then blank lines -> paragraphs and line breaks -> <br>."""
     from markupsafe import Markup, escape
@@ -105,6 +117,7 @@ def _environments() -> tuple[Environment, Environment]:
         )
         for environment in (text, html):
             environment.filters["href"] = href
+            environment.filters["size"] = size_text
         html.filters["paragraphs"] = paragraphs
         _text_environment, _html_environment = text, html
     return _text_environment, _html_environment

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote, urlencode
 
 from chalicelib.domain import notices as rules
@@ -27,11 +27,15 @@ from chalicelib.services.ports import (
     Clock,
     DeskStore,
     Mailer,
+    MailFiles,
     MailNotSent,
     OutboxItem,
     OutboxStore,
     SentMail,
 )
+
+if TYPE_CHECKING:
+    from chalicelib.domain.attachments import Attachment
 
 logger = logging.getLogger("helpdesk.mail")
 MAX_ATTEMPTS = 8  # the first try and seven more over about ten hours (5 min, doubling, at most 6 h apart)
@@ -73,6 +77,9 @@ FOLDED = "folded into "  # the message id of a mail that was not sent because an
 DIGEST = "digest#"
 ACKNOWLEDGEMENT = "acknowledgement"
 CEILING_OWNER = "desk#limits"  # the outbox partition of the admins' mails about the desk's own limits
+# The mails about one comment, which carry the files that came with it: an agent's public reply (to the
+# requester) and a requester's comment (to whoever works the ticket). Internal notes are never mailed.
+COMMENT_KINDS = frozenset({"reply", "requester_comment"})
 
 
 def retry_wait(attempts: int) -> timedelta:
@@ -107,6 +114,7 @@ class Letter:
     unsubscribe_url: str | None = None
     hold: timedelta = timedelta(0)  # recorded now, first sent this much later (by the outbox job)
     threaded: bool = True  # in the ticket's thread; a mail about no one ticket starts its own
+    attachments: tuple[str, ...] = ()  # ids of the ticket's stored files the mail carries, in order
 
 
 @dataclass(frozen=True)
@@ -186,6 +194,7 @@ def _outbox_item(letter: Letter, composed: Composed, now: datetime) -> OutboxIte
         raw=composed.raw,
         created_at=now,
         next_attempt_at=now + letter.hold,
+        attachment_ids=letter.attachments,
     )
 
 
@@ -202,7 +211,10 @@ class Postman:
         on_sent: Callable[[SentMail], None] | None = None,
         inbound_address: str | None = None,
         secret: Callable[[], bytes] | None = None,
+        files: Callable[[], MailFiles] | None = None,
     ) -> None:
+        """`files` gives the reader of stored files when a mail carries some (built on first use only: most
+        mails carry none, and reading one needs S3)."""
         self.outbox = outbox
         self.mailer = mailer
         self.composer = composer
@@ -211,6 +223,7 @@ class Postman:
         self.on_sent = on_sent
         self.inbound_address = inbound_address
         self.secret = secret  # the desk's signing key: a mail about a ticket names it, signed (purpose "reply")
+        self.files = files
 
     def sender(self, letter: Letter, config: DeskConfig) -> Sender:
         """The sender of one letter. With an inbound address, Reply-To is the desk's, not `email.reply_to`:
@@ -317,7 +330,8 @@ class Postman:
         if claimed is None:
             return "taken"
         try:
-            message_id = self.mailer.send(self.sender_address, claimed.to, claimed.raw)
+            raw = self.message(claimed)
+            message_id = self.mailer.send(self.sender_address, claimed.to, raw)
         except MailNotSent as error:
             failed = claimed.attempts >= MAX_ATTEMPTS
             self.outbox.not_sent(claimed, error.reason, failed, self.clock.now())
@@ -344,12 +358,43 @@ class Postman:
                     subject=claimed.subject,
                     text=claimed.text,
                     html=claimed.html,
-                    raw=claimed.raw,
+                    raw=raw,
                     message_id=message_id,
                     sent_at=sent_at,
                 )
             )
         return SENT
+
+    def message(self, item: OutboxItem) -> bytes:
+        """The bytes sent for an item: its recorded MIME, with the files it carries read now and attached (the
+        same item always gives the same mail). A file erased since is left out, and logged: the mail still
+        goes. A file that cannot be read now (S3 unreachable) makes this attempt fail, to be retried."""
+        if not item.attachment_ids:
+            return item.raw
+        if self.files is None:
+            logger.warning("mail %s for ticket %s carries files but no reader is wired", item.key, item.ticket_id)
+            return item.raw
+        reader = self.files()
+        loaded: list[tuple[Attachment, bytes]] = []
+        for attachment_id in item.attachment_ids:
+            try:
+                loaded.append(reader.content(item.ticket_id, attachment_id))
+            except NotFoundError:
+                logger.warning(
+                    "mail %s for ticket %s goes without file %s: it is no longer stored",
+                    item.key,
+                    item.ticket_id,
+                    attachment_id,
+                    extra={"ticket_id": item.ticket_id, "mail_key": item.key, "attachment_id": attachment_id},
+                )
+            except Exception as error:  # whatever the store raised: this attempt is not sent, a later one may be
+                raise MailNotSent(f"file {attachment_id} could not be read: {type(error).__name__}: {error}") from error
+        from chalicelib.mail.attach import with_files
+
+        try:
+            return with_files(item.raw, loaded)
+        except ValueError as error:
+            raise MailNotSent(f"the files could not be attached: {error}") from error
 
     def listing(self, state: Any, limit: Any) -> list[OutboxItem]:
         """Pending or failed mail, oldest first, for admins."""
@@ -402,10 +447,15 @@ class Recipient:
 class Notifier:
     """Turns notices into letters: who gets them (requester, assignee, team, one agent), and what they say."""
 
-    def __init__(self, store: DeskStore, postman: Postman, links: Links) -> None:
+    def __init__(
+        self, store: DeskStore, postman: Postman, links: Links, files: Callable[[], MailFiles] | None = None
+    ) -> None:
+        """`files` gives the reader of stored files, asked only about a mail about a comment (None: mail
+        carries no files)."""
         self.store = store
         self.postman = postman
         self.links = links
+        self.files = files
 
     def notify(self, config: DeskConfig, ticket: Ticket, notices: list[Notice]) -> dict[str, int]:
         notices = [self._with_status(config, ticket, n) if n.kind == "reply" else n for n in notices]
@@ -557,7 +607,29 @@ class Notifier:
     # what -----------------------------------------------------------------------------------------
 
     def letters(self, config: DeskConfig, ticket: Ticket, notice: Notice) -> list[Letter]:
-        return [self.letter(config, ticket, notice, r) for r in self.recipients(config, ticket, notice.audience)]
+        recipients = self.recipients(config, ticket, notice.audience)
+        files = self._comment_files(ticket, notice) if recipients else []
+        return [_with_files(self.letter(config, ticket, notice, r), files) for r in recipients]
+
+    def _comment_files(self, ticket: Ticket, notice: Notice) -> list[Attachment]:
+        """The stored files of the comment a notice is about that its audience may see, in upload order (the
+        files are stored before the comment, so its stream record finds them). A requester gets only the files
+        of a public reply (internal notes are never mailed, and a note's files never reach a requester);
+        agents get every file of the comment. None for other notices, or without a reader of files."""
+        comment_id = notice.data.get("comment_id")
+        if notice.kind not in COMMENT_KINDS or self.files is None or not isinstance(comment_id, str):
+            return []
+        if notice.audience == TO_REQUESTER and notice.kind != "reply":
+            return []
+        files = [
+            f
+            for f in self.files().of_comment(ticket.id, comment_id)
+            if f.ticket_id == ticket.id and f.comment_id == comment_id and f.state == "stored"
+        ]
+        if notice.audience == TO_REQUESTER:
+            shown = frozenset({comment_id})  # a reply is public: its own files are the requester's to see
+            files = [f for f in files if f.visible_to_requester(shown)]
+        return files
 
     def letter(self, config: DeskConfig, ticket: Ticket, notice: Notice, recipient: Recipient) -> Letter:
         context = self.context(config, ticket, notice, recipient)
@@ -689,6 +761,25 @@ class Notifier:
             if agent is not None:
                 return agent.name
         return "the desk" if role == "system" else actor_id
+
+
+def _with_files(letter: Letter, files: list[Attachment]) -> Letter:
+    """A letter about a comment with its files: those that fit SES's limit attached (chosen now, from the sizes
+    recorded, so the text can say so), the others named as waiting on the ticket behind the mail's link."""
+    if letter.kind not in COMMENT_KINDS:
+        return letter
+    carried: list[Attachment] = []
+    left: list[Attachment] = []
+    if files:
+        from chalicelib.mail.attach import carry
+
+        carried, left = carry(files)
+    context = {
+        **letter.context,
+        "files_attached": [{"name": f.filename, "size": f.size} for f in carried],
+        "files_on_ticket": [{"name": f.filename, "size": f.size} for f in left],
+    }
+    return replace(letter, context=context, attachments=tuple(f.id for f in carried))
 
 
 def _digest_owner(recipient: Recipient) -> str:

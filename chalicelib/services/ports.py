@@ -12,6 +12,7 @@ from chalicelib.domain.sla import Tracker
 from chalicelib.domain.tickets import Comment, Ticket
 
 if TYPE_CHECKING:  # the report modules load only where reports are made or counted
+    from chalicelib.domain.attachments import Attachment
     from chalicelib.domain.reports import Row
     from chalicelib.domain.stats import Contribution
 
@@ -259,6 +260,20 @@ class OutboxItem:
     last_error: str | None = None
     sent_at: datetime | None = None
     message_id: str | None = None
+    # The stored files the mail carries, in order (ids on the ticket): their bytes are read at each delivery and
+    # never kept here, since an item is at most 400 KB. Chosen when it was recorded; its text names them.
+    attachment_ids: tuple[str, ...] = ()
+
+
+class MailFiles(Protocol):
+    """The stored files of a ticket as mail needs them (the attachments service): those that came with one
+    comment, to choose what a mail about it carries, and one file's bytes, to put it in the mail sent."""
+
+    def of_comment(self, ticket_id: str, comment_id: str) -> list[Attachment]:
+        """The comment's stored files in upload order, whoever may see them (the caller decides that)."""
+
+    def content(self, ticket_id: str, attachment_id: str) -> tuple[Attachment, bytes]:
+        """The stored file and its bytes; NotFoundError when it is no longer there."""
 
 
 class OutboxStore(Protocol):
