@@ -399,6 +399,9 @@ DOWNLOAD: dict[str, Schema] = {
     "302": {"description": "A file too large for a Lambda answer: a link to S3 valid for 60 seconds"},
     **errors(401, 403, 404),
 }
+# The portal's and the console's links are opened by people: their errors are pages for a browser (and the
+# console sends whoever is signed out to the sign-in page).
+DOWNLOAD_PAGE: dict[str, Schema] = {**DOWNLOAD, **errors(401, 403, 404, html=True)}
 TOKEN = path("token", "The token of the mail's link")
 PREFLIGHT = {"204": {"description": "CORS preflight; the CORS headers when the Origin is allowed"}}
 NEW_TICKET = obj(
@@ -712,7 +715,7 @@ def api_paths() -> dict[str, dict[str, Schema]]:
             "get": op(
                 "portal_attachment",
                 "A file of the requester's ticket, as a download (never one of an internal note)",
-                DOWNLOAD,
+                DOWNLOAD_PAGE,
                 tags="portal",
                 security=PORTAL,
                 parameters=[TICKET_ID, ATTACHMENT_ID, q("token")],
@@ -1125,7 +1128,7 @@ def console_paths() -> dict[str, dict[str, Schema]]:
         "get": op(
             "console_attachment",
             "A file of the ticket, as a download (agents: the console's session)",
-            DOWNLOAD,
+            {**DOWNLOAD_PAGE, "303": see_other("Signed out: to the sign-in page, then back")},
             tags="console",
             security=CONSOLE,
             parameters=[TICKET_ID, ATTACHMENT_ID],
