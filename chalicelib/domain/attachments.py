@@ -182,6 +182,18 @@ class Attachment:
         return self.comment_id in public_comment_ids
 
 
+def size_text(size: int) -> str:
+    """A file's size as people read it, the same on every page and in every mail: "512 bytes", "34 KB",
+    "2.5 MB", "10 MB" (1 KB = 1024 bytes; rounded up, so a file is never told smaller than it is)."""
+    count = max(int(size), 0)
+    if count < 1024:
+        return "1 byte" if count == 1 else f"{count} bytes"
+    if count < MB:
+        return f"{-(-count // 1024)} KB"
+    tenths = -(-count * 10 // MB)
+    return f"{tenths // 10} MB" if tenths % 10 == 0 else f"{tenths // 10}.{tenths % 10} MB"
+
+
 def valid_id(value: str) -> bool:
     return isinstance(value, str) and bool(ID_PATTERN.match(value))
 

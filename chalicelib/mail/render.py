@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from chalicelib.domain.attachments import size_text
 from chalicelib.mail.mime import header_text
 
 if TYPE_CHECKING:
@@ -60,18 +61,6 @@ def href(url: str) -> str:
     if urlsplit(text.strip()).scheme.lower() not in ("http", "https"):
         raise ValueError(f"not an http(s) URL: {text!r}")
     return text
-
-
-def size_text(size: int) -> str:
-    """A file's size as people read it: "512 bytes", "34 KB", "2.5 MB" (1 KB = 1024 bytes; rounded up, so a
-    file is never told smaller than it is, and never "0 KB")."""
-    count = max(int(size), 0)
-    if count < 1024:
-        return "1 byte" if count == 1 else f"{count} bytes"
-    if count < 1024 * 1024:
-        return f"{-(-count // 1024)} KB"
-    tenths = -(-count * 10 // (1024 * 1024))
-    return f"{tenths // 10}.{tenths % 10} MB"
 
 
 def paragraphs(value: str) -> Markup:

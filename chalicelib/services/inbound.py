@@ -35,7 +35,7 @@ from email.utils import parseaddr
 from typing import TYPE_CHECKING, Any, Protocol
 
 from chalicelib.domain.addresses import normalised_address
-from chalicelib.domain.attachments import MB, AttachmentTooLargeError
+from chalicelib.domain.attachments import AttachmentTooLargeError, size_text
 from chalicelib.domain.config import DeskConfig
 from chalicelib.domain.errors import RateLimitedError, ValidationError
 from chalicelib.domain.threading import ticket_of_address, ticket_of_message_id
@@ -178,13 +178,6 @@ def file_id(ses_message_id: str, at: datetime, index: int) -> str:
     return "".join(reversed(chars))
 
 
-def _size_text(size: int) -> str:
-    """A size as people read it: "14.2 MB", "10 MB" for a whole number of them, "340 KB"."""
-    if size >= MB:
-        return f"{size // MB} MB" if size % MB == 0 else f"{size / MB:.1f} MB"
-    return f"{max(size // 1024, 1)} KB"
-
-
 def _plan(parts: tuple[InboundAttachment, ...], limits: AttachmentLimits, room: int | None) -> _Plan:
     """Which files the limits let in, decided from the mail alone so that every delivery decides the same: an
     empty file or one over the size a file is not kept, nor those past the count one message may bring, nor
@@ -196,7 +189,7 @@ def _plan(parts: tuple[InboundAttachment, ...], limits: AttachmentLimits, room: 
         if part.size == 0:
             reason = "empty"
         elif part.size > limits.max_file_bytes:
-            reason = f"over the {_size_text(limits.max_file_bytes)} limit a file"
+            reason = f"over the {size_text(limits.max_file_bytes)} limit for a file"
         elif len(kept) >= limits.max_files_per_comment:
             reason = f"over the {limits.max_files_per_comment} files one message may bring"
         elif room is not None and part.size > room:
@@ -211,7 +204,7 @@ def _plan(parts: tuple[InboundAttachment, ...], limits: AttachmentLimits, room: 
 
 
 def _full_reason(max_ticket_bytes: int) -> str:
-    return f"past the {_size_text(max_ticket_bytes)} a ticket's files may come to"
+    return f"past the {size_text(max_ticket_bytes)} a ticket's files may come to"
 
 
 def _not_kept_line(refused: Iterable[NotKept]) -> str:
@@ -222,7 +215,7 @@ def _not_kept_line(refused: Iterable[NotKept]) -> str:
     named = [
         f"{item.filename}, {item.reason}"
         if item.size == 0
-        else f"{item.filename}, {_size_text(item.size)}, {item.reason}"
+        else f"{item.filename}, {size_text(item.size)}, {item.reason}"
         for item in ordered[:NAMED_REFUSALS]
     ]
     rest = len(ordered) - len(named)
@@ -527,7 +520,7 @@ class Inbound:
             except AttachmentTooLargeError as error:
                 limit = int(error.details.get("limit", 0))
                 full = "used" in error.details
-                reason = _full_reason(limit) if full else f"over the {_size_text(limit)} limit a file"
+                reason = _full_reason(limit) if full else f"over the {size_text(limit)} limit for a file"
                 refused.append(NotKept(index, part.filename, part.size, reason))
             except ValidationError as error:
                 refused.append(NotKept(index, part.filename, part.size, error.message))
@@ -600,8 +593,8 @@ class Inbound:
             context={
                 "desk_name": config.desk.name,
                 "recipient_name": "",
-                "size_text": _size_text(size),
-                "limit_text": _size_text(limit),
+                "size_text": size_text(size),
+                "limit_text": size_text(limit),
                 "link": self.settings.form_url,
             },
             automated=True,

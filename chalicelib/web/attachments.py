@@ -14,7 +14,7 @@ from urllib.parse import quote, urlencode
 from chalice.app import Request, Response
 
 from chalicelib import wiring
-from chalicelib.domain.attachments import Attachment, AttachmentTooLargeError, delivery_type
+from chalicelib.domain.attachments import Attachment, AttachmentTooLargeError, delivery_type, size_text
 from chalicelib.domain.errors import ValidationError
 from chalicelib.web import present
 from chalicelib.web.http import (
@@ -34,16 +34,6 @@ if TYPE_CHECKING:
 
 REQUESTER = "requester"
 AGENT = "agent"
-UNITS = (("GB", 1024**3), ("MB", 1024**2), ("KB", 1024))
-
-
-def size_text(size: int) -> str:
-    """A file's size as people read it: 812 bytes, 14 KB, 3.2 MB."""
-    for unit, bytes_in in UNITS:
-        if size >= bytes_in:
-            value = size / bytes_in
-            return f"{value:.1f} {unit}" if value < 10 else f"{round(value)} {unit}"
-    return f"{size} bytes" if size != 1 else "1 byte"
 
 
 def api_path(ticket_id: str, attachment_id: str) -> str:
@@ -99,7 +89,7 @@ def check_posted(files: list[PostedFile], on_comment: bool) -> None:
             raise ValidationError(f"{name} is empty", {"files": f"{name} is empty: choose it again"}) from None
         except AttachmentTooLargeError as error:
             raise AttachmentTooLargeError(
-                f"{name} is {size_text(posted.size)}, over the limit of {size_text(limits.max_file_bytes)} a file",
+                f"{name} is {size_text(posted.size)}, over the limit of {size_text(limits.max_file_bytes)} for a file",
                 size=posted.size,
                 limit=limits.max_file_bytes,
             ) from error

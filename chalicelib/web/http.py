@@ -146,8 +146,11 @@ def raw_body(request: Request) -> bytes:
     limit = UPLOAD_BODY_BYTES if media_type(request) == MULTIPART else wiring.settings().max_body_bytes
     if len(body) > limit:
         if limit == UPLOAD_BODY_BYTES:
+            address = wiring.settings().inbound_address
+            by_mail = f"; send larger ones by email to {address}" if address else ""
             raise PayloadTooLargeError(
-                f"the files come to more than {UPLOAD_BODY_MB} MB; a page takes at most {UPLOAD_BODY_MB} MB at once"
+                f"The files come to more than {UPLOAD_BODY_MB} MB: a page takes at most {UPLOAD_BODY_MB} MB at once"
+                f"{by_mail}. Nothing was sent"
             )
         raise PayloadTooLargeError(f"the request body is larger than {limit} bytes")
     return body

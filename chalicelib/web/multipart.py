@@ -102,5 +102,7 @@ def _part(part: bytes) -> tuple[str, str | None, str | None, bytes]:
 
 
 def _text(value: str) -> str:
-    """A header parameter as the browser meant it: browsers send UTF-8 bytes in names (read here as surrogates)."""
-    return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    """A header parameter as the browser meant it: browsers send UTF-8 bytes in names (read here as surrogates),
+    and write `"`, CR and LF in a name as %22, %0D and %0A (HTML's multipart/form-data encoding algorithm)."""
+    text = value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return text.replace("%22", '"').replace("%0D", "\r").replace("%0A", "\n")

@@ -80,7 +80,7 @@ def _page_or_json(error: HelpdeskError, request: Request) -> Response:
         title = PAGE_TITLES.get(status, "Something is not right")
         base = public_base_url(request)
         back = None
-        if isinstance(error, RateLimitedError):  # a way back to where the post came from: the form or the portal
+        if isinstance(error, RateLimitedError | PayloadTooLargeError):  # back to where the post came from
             referer = header(request, "referer") or ""
             back = referer if referer.startswith(f"{base}/") else f"{base}/form"
         response = pages.message_page(title, f"{error.message}.", status, base=base, back=back)

@@ -9,7 +9,7 @@ from email.message import EmailMessage
 
 import pytest
 
-from chalicelib.domain.attachments import OCTET_STREAM, Attachment
+from chalicelib.domain.attachments import OCTET_STREAM, Attachment, size_text
 from chalicelib.mail.attach import (
     FILE_BUDGET,
     PART_ALLOWANCE,
@@ -21,7 +21,7 @@ from chalicelib.mail.attach import (
     with_files,
 )
 from chalicelib.mail.mime import Envelope, build_message
-from chalicelib.mail.render import RenderedMail, render_mail, size_text
+from chalicelib.mail.render import RenderedMail, render_mail
 
 WHEN = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 PDF = b"%PDF-1.7\n" + bytes(range(256)) * 40
@@ -271,7 +271,15 @@ def test_a_mail_with_all_it_may_carry_stays_under_ses_s_limit() -> None:
 
 @pytest.mark.parametrize(
     ("size", "text"),
-    [(1, "1 byte"), (512, "512 bytes"), (1024, "1 KB"), (1025, "2 KB"), (1024 * 1024, "1.0 MB"), (7_500_000, "7.2 MB")],
+    [
+        (1, "1 byte"),
+        (512, "512 bytes"),
+        (1024, "1 KB"),
+        (1025, "2 KB"),
+        (1024 * 1024, "1 MB"),
+        (12_599, "13 KB"),
+        (7_500_000, "7.2 MB"),
+    ],
 )
 def test_a_size_reads_as_people_say_it_and_is_never_told_smaller(size: int, text: str) -> None:
     assert size_text(size) == text
@@ -294,7 +302,7 @@ def test_the_mail_lists_its_files_and_those_left_on_the_ticket_escaped_in_html(k
 
     attached, _, left = rendered.text.partition("too large to send with this mail")
     assert f"- {hostile} (2 KB)\n- b.png (5 bytes)\n" in attached
-    assert "- dump & more.zip (7.0 MB)" in left
+    assert "- dump & more.zip (7 MB)" in left
     assert where in left.splitlines()[0]
     assert "<img" not in rendered.html
     assert "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;.pdf" in rendered.html

@@ -272,7 +272,7 @@ def test_a_file_over_the_limit_is_not_kept_but_the_ticket_is_opened_and_says_so(
     assert (outcome["outcome"], outcome["files"], outcome["not_kept"]) == ("ticket", 1, ["big.zip"])
     assert [a.filename for a in files.of(outcome["ticket_id"])] == ["log.zip"]
     description = inbound.text(outcome["ticket_id"])[0]
-    assert description == "Dump and log attached.\n\n(Not kept: big.zip, 1.5 MB, over the 1 MB limit a file.)"
+    assert description == "Dump and log attached.\n\n(Not kept: big.zip, 1.5 MB, over the 1 MB limit for a file.)"
     [refusal] = [r.getMessage() for r in caplog.records if "not kept" in r.getMessage()]
     assert f"'big.zip' ({MB + MB // 2} bytes)" in refusal
     assert "PK" not in caplog.text  # no file content in the log
@@ -297,9 +297,9 @@ def test_files_past_the_tickets_total_are_not_kept_whether_opening_it_or_replyin
     assert [a.filename for a in files.of(ticket_id)] == ["one.zip", "two.zip"]
     assert files.records.used(ticket_id) == 1_800_000
     description, comments = inbound.text(ticket_id)
-    assert description.endswith("\n\n(Not kept: three.zip, 878 KB, past the 2 MB a ticket's files may come to.)")
+    assert description.endswith("\n\n(Not kept: three.zip, 879 KB, past the 2 MB a ticket's files may come to.)")
     assert comments == [
-        ("One more.\n\n(Not kept: four.zip, 390 KB, past the 2 MB a ticket's files may come to.)", True)
+        ("One more.\n\n(Not kept: four.zip, 391 KB, past the 2 MB a ticket's files may come to.)", True)
     ]
 
 
@@ -365,8 +365,8 @@ def test_without_an_attachments_service_the_files_are_named_as_not_kept(fake_des
 
     assert outcome["not_kept"] == ["logo.png", "Rechnung März 2025-031.pdf", "attachment-3.eml"]
     assert inbound.text(outcome["ticket_id"])[0].endswith(
-        f"\n\n(Not kept: logo.png, 1 KB, {NO_FILES}; Rechnung März 2025-031.pdf, 1 KB, {NO_FILES}; "
-        f"attachment-3.eml, 1 KB, {NO_FILES}.)"
+        f"\n\n(Not kept: logo.png, 69 bytes, {NO_FILES}; Rechnung März 2025-031.pdf, 125 bytes, {NO_FILES}; "
+        f"attachment-3.eml, 222 bytes, {NO_FILES}.)"
     )
 
 
@@ -467,7 +467,8 @@ def test_a_file_over_the_desks_limit_is_not_kept_but_the_ticket_is_made_with_the
     outcome = deliver(raw, "s3big0001", source=HEDY)
 
     ticket = desk.ticket(outcome["ticket_id"])
-    assert ticket["description"] == "Dump and log attached.\n\n(Not kept: dump.zip, 2 MB, over the 1 MB limit a file.)"
+    not_kept = "(Not kept: dump.zip, 2 MB, over the 1 MB limit for a file.)"
+    assert ticket["description"] == f"Dump and log attached.\n\n{not_kept}"
     assert [a.filename for a in wiring.attachments().listing(outcome["ticket_id"], for_requester=False)] == ["log.zip"]
     assert len(objects(bucket, outcome["ticket_id"])) == 1
 
