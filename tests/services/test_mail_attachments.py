@@ -178,7 +178,7 @@ def test_a_file_over_the_budget_is_named_in_the_mail_but_not_attached(desk: Desk
     attached, _, rest = reply.text.partition("too large to send with this mail")
     assert "summary.txt (9 bytes)" in attached
     assert "summary.txt" not in rest
-    assert "dump.zip (7.0 MB)" in rest
+    assert "dump.zip (7 MB)" in rest
     assert "through your private link below" in rest
     assert "dump.zip" in reply.html
 
