@@ -482,28 +482,23 @@ def _sharing(template: Json, roles: set[str], functions: set[str]) -> list[str]:
     return sharing
 
 
-def raw_mail_roles(template: Json) -> list[str]:
-    """The roles of RAW_MAIL_FUNCTIONS, which no other function may share (it would get the raw mail too)."""
-    roles = list(dict.fromkeys(_function_role(template, f, "it reads raw mail") for f in RAW_MAIL_FUNCTIONS))
-    others = _sharing(template, set(roles), set(RAW_MAIL_FUNCTIONS))
+def _exclusive_roles(template: Json, functions: tuple[str, ...], why: str, what: str) -> list[str]:
+    """The roles of `functions`, which no other function may share: it would be granted `what` too."""
+    roles = list(dict.fromkeys(_function_role(template, f, why) for f in functions))
+    others = _sharing(template, set(roles), set(functions))
     if others:
         raise PackagingError(
-            f"{', '.join(others)} run as the role of a function that reads raw mail: only "
-            f"{', '.join(RAW_MAIL_FUNCTIONS)} may"
+            f"{', '.join(others)} run as the role of a function that {what}: only {', '.join(functions)} may"
         )
     return roles
+
+
+def raw_mail_roles(template: Json) -> list[str]:
+    return _exclusive_roles(template, RAW_MAIL_FUNCTIONS, "it reads raw mail", "reads raw mail")
 
 
 def attachment_roles(template: Json) -> list[str]:
-    """The roles of ATTACHMENT_FUNCTIONS, which no other function may share (it would get the files too)."""
-    roles = list(dict.fromkeys(_function_role(template, f, "it uses attachments") for f in ATTACHMENT_FUNCTIONS))
-    others = _sharing(template, set(roles), set(ATTACHMENT_FUNCTIONS))
-    if others:
-        raise PackagingError(
-            f"{', '.join(others)} run as the role of a function that touches attachments: only "
-            f"{', '.join(ATTACHMENT_FUNCTIONS)} may"
-        )
-    return roles
+    return _exclusive_roles(template, ATTACHMENT_FUNCTIONS, "it uses attachments", "touches attachments")
 
 
 def build_overlay(chalice_template: Json, infra: Json, policy: Json) -> Json:
