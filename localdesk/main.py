@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from chalice import Chalice
     from chalice.local import LocalDevServer
 
+    from localdesk.capacity import CapacityModel
     from localdesk.jobs import JobRunner
     from localdesk.mail import MailLog
     from localdesk.server import Gate
@@ -45,6 +46,7 @@ class LocalDesk:
         self.smtp_listen: SMTPListen | None = None
         self.inbound: InboundDelivery | None = None
         self.mail_log: MailLog | None = None
+        self.capacity: CapacityModel | None = None  # DynamoDB's billing of every call, in place of moto's constants
 
     def start(self) -> None:
         # Heavy imports happen here, after the signal handlers are in place and the environment is set.
@@ -56,6 +58,7 @@ class LocalDesk:
         from chalicelib.adapters.clock import AdjustableClock
         from chalicelib.adapters.raw_mail import RawMailSettings, RawMailStore
         from infra.tables import create_stack
+        from localdesk.capacity import CapacityModel
         from localdesk.jobs import JobRunner
         from localdesk.mail import MailLog
         from localdesk.motofix import install as install_moto_fix
@@ -69,6 +72,8 @@ class LocalDesk:
         install_moto_fix()  # moto's transactions would otherwise slow down as the tables fill
         self._mock = mock_aws()
         self._mock.start()
+        self.capacity = CapacityModel()
+        self.capacity.install()  # before any DynamoDB client: each answers the ConsumedCapacity DynamoDB would
         region = os.environ["AWS_DEFAULT_REGION"]
         outputs = create_stack(boto3.client("cloudformation", region_name=region), STACK_NAME)
         use_tables(os.environ, outputs)
@@ -134,6 +139,8 @@ class LocalDesk:
         if self._mock is not None:
             self._mock.stop()
             self._mock = None
+        if self.capacity is not None:
+            self.capacity.uninstall()
 
 
 def stream_poller(app: Chalice, stream_arn: str, region: str, gate: Gate) -> StreamPoller:
