@@ -8,15 +8,18 @@ from typing import TYPE_CHECKING, Any
 from chalice.app import Chalice, CloudWatchEvent, DynamoDBEvent, Rate, Request, Response, SNSEvent
 
 from chalicelib import jobs, stream
+from chalicelib.adapters import meter
 from chalicelib.adapters.settings import tickets_stream_arn
 from chalicelib.domain.attachments import SERVED_TYPES
 from chalicelib.web import views
 from chalicelib.web.lazy import lazy_module
 
 if TYPE_CHECKING:
-    from chalicelib.web import admin, assets, openapi, saved_replies
+    from chalicelib.web import admin, assets, cost, openapi, saved_replies
     from chalicelib.web import attachments as files
+    from chalicelib.web import what_if as whatif
     from chalicelib.web.console import views as console
+    from chalicelib.web.console import what_if_view as whatif_console
 else:  # the console's and the admin pages' modules load on their first request, off every other cold path
     assets = lazy_module("chalicelib.web.assets")
     admin = lazy_module("chalicelib.web.admin")
@@ -24,8 +27,12 @@ else:  # the console's and the admin pages' modules load on their first request,
     console = lazy_module("chalicelib.web.console.views")
     openapi = lazy_module("chalicelib.web.openapi")
     files = lazy_module("chalicelib.web.attachments")
+    cost = lazy_module("chalicelib.web.cost")
+    whatif = lazy_module("chalicelib.web.what_if")
+    whatif_console = lazy_module("chalicelib.web.console.what_if_view")
 
 app = Chalice(app_name="helpdesk")
+app.middleware("all")(meter.measure)  # every invocation meters what it used of AWS (GET /reports/cost)
 PUBLIC_BODY = ["application/json", "application/x-www-form-urlencoded"]
 FORM = ["application/x-www-form-urlencoded"]
 MULTIPART = "multipart/form-data"  # a page's form with a file field
@@ -159,6 +166,16 @@ def me() -> Response:
 @app.route("/queues", methods=["GET"])
 def queues() -> Response:
     return views.queues(request())
+
+
+@app.route("/reports/cost", methods=["GET"])
+def cost_report() -> Response:
+    return cost.report(request())
+
+
+@app.route("/reports/sla/what-if", methods=["POST"])
+def sla_what_if() -> Response:
+    return whatif.what_if(request())
 
 
 @app.route("/reports/{name}", methods=["GET"])
@@ -385,6 +402,21 @@ def console_config() -> Response:
 @app.route("/console/admin/config", methods=["POST"], content_types=FORM)
 def console_config_post() -> Response:
     return console.config_post(request())
+
+
+@app.route("/console/admin/cost", methods=["GET"])
+def console_cost() -> Response:
+    return cost.console_page(request())
+
+
+@app.route("/console/admin/what-if", methods=["GET"])
+def console_what_if() -> Response:
+    return whatif_console.page(request())
+
+
+@app.route("/console/admin/what-if", methods=["POST"], content_types=FORM)
+def console_what_if_post() -> Response:
+    return whatif_console.post(request())
 
 
 @app.route("/console/admin/mail", methods=["GET"])

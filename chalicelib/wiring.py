@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from chalicelib.adapters.console import DynamoChangeMarks
     from chalicelib.services.attachments import Attachments
     from chalicelib.services.console import Console
+    from chalicelib.services.cost import CostReport
     from chalicelib.services.jobs import Jobs
     from chalicelib.services.mailing import Notifier, Postman
     from chalicelib.services.pipeline import Pipeline
@@ -55,11 +56,19 @@ def desk() -> Desk:
         from chalicelib.adapters.dynamo import DynamoDeskStore, DynamoTicketStore
         from chalicelib.adapters.events import DynamoEventStore
         from chalicelib.adapters.ids import UlidSource
+        from chalicelib.adapters.public_holidays import LibraryHolidays
         from chalicelib.adapters.records import bind_tables
 
         config = settings()
         bind_tables(config.tickets_table, config.desk_table, config.events_table, config.region)
-        _desk = Desk(DynamoTicketStore(), DynamoDeskStore(), _clock or SystemClock(), UlidSource(), DynamoEventStore())
+        _desk = Desk(
+            DynamoTicketStore(),
+            DynamoDeskStore(),
+            _clock or SystemClock(),
+            UlidSource(),
+            DynamoEventStore(),
+            LibraryHolidays(),
+        )
     return _desk
 
 
@@ -228,6 +237,16 @@ def attachments() -> Attachments:
             lambda: built.config().attachments,
         )
     return _attachments
+
+
+def cost() -> CostReport:
+    """The cost estimate: the meter's counters (chalicelib/adapters/meter.py) and the reports' tickets opened."""
+    from chalicelib.adapters.meter import DynamoMeterReadings
+    from chalicelib.adapters.stats import DynamoStatsStore
+    from chalicelib.services.cost import CostReport
+
+    built = desk()
+    return CostReport(DynamoMeterReadings(), DynamoStatsStore(), built.config, built.clock)
 
 
 def reset(clock: Clock | None = None, on_sent: Callable[[SentMail], None] | None = None) -> None:

@@ -6,6 +6,7 @@ from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UTCDateTimeAt
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 from pynamodb.models import Model
 
+from chalicelib.adapters import meter
 from chalicelib.adapters.records import _Meta, is_condition_failure
 from chalicelib.domain.attachments import Attachment
 from chalicelib.domain.errors import ConflictError
@@ -183,6 +184,7 @@ class DynamoAttachmentRecords:
             if is_condition_failure(error):
                 return False
             raise
+        meter.count_stored(size, 1)  # the desk-wide total of the files' bytes (the cost estimate's S3 storage)
         return True
 
     def release(self, ticket_id: str, size: int) -> None:
@@ -191,3 +193,4 @@ class DynamoAttachmentRecords:
             actions=[AttachmentUsageRecord.total_bytes.add(-size), AttachmentUsageRecord.files.add(-1)],
             condition=AttachmentUsageRecord.total_bytes.exists(),
         )
+        meter.count_stored(-size, -1)

@@ -54,7 +54,9 @@ class S3AttachmentStore:
         if self._client is None:
             import boto3
 
-            self._client = boto3.client("s3", region_name=self.settings.region)
+            from chalicelib.adapters.meter import watch
+
+            self._client = watch(boto3.client("s3", region_name=self.settings.region))
         return self._client
 
     def put(self, ticket_id: str, attachment_id: str, data: bytes, content_type: str) -> None:

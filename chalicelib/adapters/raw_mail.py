@@ -73,7 +73,9 @@ class RawMailStore:
         if self._client is None:
             import boto3
 
-            self._client = boto3.client("s3", region_name=self.settings.region)
+            from chalicelib.adapters.meter import watch
+
+            self._client = watch(boto3.client("s3", region_name=self.settings.region))
         return self._client
 
     def fetch(self, bucket: str, key: str) -> bytes:

@@ -480,6 +480,9 @@ _transactions: list[Connection] = []
 
 def bind_tables(tickets_table: str, desk_table: str, events_table: str, region: str) -> None:
     """Point every model at the deployed tables; called once with the settings, before first use."""
+    from chalicelib.adapters import meter
+
+    meter.watch_pynamodb()  # every PynamoDB connection's client counts what it consumes (chalicelib/adapters/meter.py)
     for models, name in ((TICKET_MODELS, tickets_table), (DESK_MODELS, desk_table), (EVENT_MODELS, events_table)):
         for model in models:
             model.Meta.table_name = name

@@ -34,7 +34,11 @@ class SesMailer:
             from botocore.config import Config
 
             config = Config(connect_timeout=3, read_timeout=10, retries={"max_attempts": 2, "mode": "standard"})
-            self._client = botocore.session.get_session().create_client("sesv2", region_name=self.region, config=config)
+            from chalicelib.adapters.meter import watch
+
+            self._client = watch(
+                botocore.session.get_session().create_client("sesv2", region_name=self.region, config=config)
+            )
         return self._client
 
     def send(self, sender: str, to: str, raw: bytes) -> str:

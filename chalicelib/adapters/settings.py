@@ -6,6 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 DOWNLOAD_INLINE_BYTES = 4 * 1024 * 1024
+# Every function's memory (.chalice/config.json's lambda_memory_size): what the meter bills a millisecond at where
+# Lambda's AWS_LAMBDA_FUNCTION_MEMORY_SIZE is not set (tests, the local run).
+LAMBDA_MEMORY_MB = 512
 
 
 @dataclass(frozen=True)

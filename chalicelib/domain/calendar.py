@@ -28,7 +28,7 @@ def _instant(zone: ZoneInfo, day: date, minute: int) -> datetime:
 
 def opening_window(calendar: BusinessCalendar, day: date) -> tuple[datetime, datetime] | None:
     """When the desk opens and closes on a local date, as UTC instants; None on a closed day or holiday."""
-    if day in calendar.holidays:
+    if calendar.is_closed(day):
         return None
     span = calendar.hours.get(day.weekday())
     if span is None:

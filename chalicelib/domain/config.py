@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 import re
 from collections import deque
+from collections.abc import Container
 from dataclasses import dataclass, field
 from datetime import date
 from importlib import resources
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from chalicelib.domain.attachments import AttachmentLimits, parse_limits
 from chalicelib.domain.errors import ValidationError
+from chalicelib.domain.prices import Prices, parse_cost
 
 CATEGORIES = ("new", "active", "waiting", "done")
 ROLES = ("agent", "requester")
@@ -44,6 +46,8 @@ AUDIENCES = ("requester", "assignee", "team")
 PLACEHOLDERS = ("ref", "subject", "status", "desk", "name")
 PLACEHOLDER_PATTERN = re.compile(r"\{([^{}]*)\}")
 MESSAGE_LIMIT = 4000
+# A public holiday source's country or subdivision code ("GB", "ENG"; its aliases, "Northern Ireland", too).
+REGION_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,39}$")
 
 
 @dataclass(frozen=True)
@@ -187,7 +191,34 @@ class BusinessCalendar:
     timezone: str
     # weekday (0 = Monday) -> (opening minute, closing minute) of the local day
     hours: dict[int, tuple[int, int]]
-    holidays: frozenset[date]
+    holidays: frozenset[date]  # the desk's own closed days, on top of the public holidays
+    # The public holidays of a country (ISO 3166 code) and optionally one of its subdivisions, from a maintained
+    # source (`PublicHolidays`); the desk is closed on them too.
+    country: str | None = None
+    subdivision: str | None = None
+    public_holidays: Container[date] = field(default=frozenset(), compare=False, repr=False)
+
+    def is_closed(self, day: date) -> bool:
+        """A holiday: a public one of the calendar's country (and subdivision) or one of the desk's own."""
+        return day in self.holidays or day in self.public_holidays
+
+
+class UnknownHolidayRegion(Exception):
+    """A country or subdivision the public holiday source does not know; `field` says which."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field  # "country" or "subdivision"
+        self.message = message
+
+
+class PublicHolidays(Protocol):
+    """Where a business calendar's public holidays come from (an adapter around a maintained library)."""
+
+    def closed_days(self, country: str, subdivision: str | None) -> Container[date]:
+        """The public holidays of a country or one of its subdivisions, every year (a day `in` it is one);
+        UnknownHolidayRegion if the source does not know the country or the subdivision."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -230,6 +261,7 @@ class DeskConfig:
     stale_rules: dict[str, StaleRule] = field(default_factory=dict)
     survey: SurveySettings = SurveySettings(False, frozenset(), 60, 5, 28, 30)
     attachments: AttachmentLimits = field(default_factory=AttachmentLimits)
+    prices: Prices = field(default_factory=Prices)
 
     def type_named(self, key: str) -> TicketType | None:
         return self.types.get(key)
@@ -370,15 +402,19 @@ class _Checker:
             seen.add(key)
 
 
-def parse_config(document: Any) -> DeskConfig:
-    """Validate a whole configuration document; raise ValidationError naming every bad path."""
+def parse_config(document: Any, public_holidays: PublicHolidays | None = None) -> DeskConfig:
+    """Validate a whole configuration document; raise ValidationError naming every bad path.
+
+    `public_holidays` gives a calendar that names a country its public holidays (and checks the codes); without
+    it such a calendar is refused.
+    """
     c = _Checker()
     doc = c.obj(
         document,
         "",
         {
             "desk", "teams", "priorities", "statuses", "workflows", "types", "sla", "email", "stale_rules", "survey",
-            "attachments",
+            "attachments", "cost",
         },
         {"desk", "priorities", "statuses", "workflows", "types", "sla"},
     )  # fmt: skip
@@ -389,7 +425,7 @@ def parse_config(document: Any) -> DeskConfig:
     workflows = _parse_workflows(c, doc.get("workflows"), statuses)
     _check_requester_replies(c, statuses, workflows)
     types = _parse_types(c, doc.get("types"), workflows, teams, priorities)
-    sla = _parse_sla(c, doc.get("sla"), priorities)
+    sla = _parse_sla(c, doc.get("sla"), priorities, public_holidays)
     desk = _parse_desk(c, doc.get("desk"), types, priorities)
     email = _parse_email(c, doc.get("email", {}), statuses)
     stale_rules = _parse_stale_rules(c, doc.get("stale_rules", []), statuses, workflows)
@@ -397,6 +433,11 @@ def parse_config(document: Any) -> DeskConfig:
     attachments = AttachmentLimits()
     try:
         attachments = parse_limits(doc.get("attachments"))
+    except ValidationError as error:
+        c.errors.update(error.errors)
+    prices = Prices()
+    try:
+        prices = parse_cost(doc.get("cost"))
     except ValidationError as error:
         c.errors.update(error.errors)
 
@@ -415,6 +456,7 @@ def parse_config(document: Any) -> DeskConfig:
         stale_rules=stale_rules,
         survey=survey,
         attachments=attachments,
+        prices=prices,
     )
 
 
@@ -692,9 +734,23 @@ def _parse_fields(c: _Checker, value: Any, path: str) -> list[FieldSpec]:
     return specs
 
 
-def _parse_sla(c: _Checker, value: Any, priorities: dict[str, Priority]) -> SlaPolicy:
+def parse_sla_policy(
+    value: Any, priorities: dict[str, Priority], public_holidays: PublicHolidays | None = None
+) -> SlaPolicy:
+    """An SLA policy on its own (a proposal to compare with the configured one), validated exactly as the
+    configuration's `sla` section, its errors under the same paths ("sla.targets.high.first_response")."""
+    c = _Checker()
+    policy = _parse_sla(c, value, priorities, public_holidays)
+    if c.errors:
+        raise ValidationError("the SLA policy is not valid", c.errors)
+    return policy
+
+
+def _parse_sla(
+    c: _Checker, value: Any, priorities: dict[str, Priority], public_holidays: PublicHolidays | None = None
+) -> SlaPolicy:
     sla = c.obj(value, "sla", {"calendar", "targets", "at_risk_share"}, {"calendar", "targets"})
-    calendar = _parse_calendar(c, sla.get("calendar"))
+    calendar = _parse_calendar(c, sla.get("calendar"), public_holidays)
     targets: dict[str, SlaTarget] = {}
     raw_targets = sla.get("targets")
     if not isinstance(raw_targets, dict):
@@ -717,6 +773,9 @@ def _parse_sla(c: _Checker, value: Any, priorities: dict[str, Priority]) -> SlaP
                 minutes[part] = parse_duration_minutes(item.get(part, ""))
                 if minutes[part] <= 0:
                     c.fail(f"{path}.{part}", "must be longer than zero")
+                elif minutes[part] > 366 * 24 * 60:  # a timer's due time must stay a date
+                    c.fail(f"{path}.{part}", "must be at most a year")
+                    minutes[part] = 0
             except ValueError as exc:
                 c.fail(f"{path}.{part}", str(exc))
                 minutes[part] = 0
@@ -733,9 +792,9 @@ def _parse_sla(c: _Checker, value: Any, priorities: dict[str, Priority]) -> SlaP
     return SlaPolicy(calendar=calendar, targets=targets, at_risk_share=float(share))
 
 
-def _parse_calendar(c: _Checker, value: Any) -> BusinessCalendar:
+def _parse_calendar(c: _Checker, value: Any, public_holidays: PublicHolidays | None = None) -> BusinessCalendar:
     path = "sla.calendar"
-    item = c.obj(value, path, {"timezone", "hours", "holidays"}, {"timezone", "hours"})
+    item = c.obj(value, path, {"timezone", "hours", "holidays", "country", "subdivision"}, {"timezone", "hours"})
     timezone = item.get("timezone", "UTC")
     try:
         ZoneInfo(str(timezone))
@@ -775,7 +834,39 @@ def _parse_calendar(c: _Checker, value: Any) -> BusinessCalendar:
             holidays.add(date.fromisoformat(day))
         except (TypeError, ValueError):
             c.fail(f"{path}.holidays[{i}]", "must be a date as YYYY-MM-DD")
-    return BusinessCalendar(timezone=str(timezone), hours=hours, holidays=frozenset(holidays))
+    country, subdivision, public = _public_holidays(c, item, path, public_holidays)
+    return BusinessCalendar(
+        timezone=str(timezone),
+        hours=hours,
+        holidays=frozenset(holidays),
+        country=country,
+        subdivision=subdivision,
+        public_holidays=public,
+    )
+
+
+def _public_holidays(
+    c: _Checker, item: dict[str, Any], path: str, source: PublicHolidays | None
+) -> tuple[str | None, str | None, Container[date]]:
+    """The calendar's country and subdivision codes, checked against the source, and their public holidays."""
+    country, subdivision = item.get("country"), item.get("subdivision")
+    for name, code in (("country", country), ("subdivision", subdivision)):
+        if code is not None and (not isinstance(code, str) or not REGION_CODE.match(code)):
+            c.fail(f"{path}.{name}", f"must be a {name} code such as {'GB' if name == 'country' else 'ENG'}, or null")
+            return None, None, frozenset()
+    if country is None:
+        if subdivision is not None:
+            c.fail(f"{path}.subdivision", 'needs a country: name the country too, e.g. "country": "GB"')
+        return None, None, frozenset()
+    if source is None:
+        c.fail(f"{path}.country", "public holidays cannot be looked up here; list the closed days under holidays")
+        return None, None, frozenset()
+    try:
+        days = source.closed_days(str(country), subdivision)
+    except UnknownHolidayRegion as unknown:
+        c.fail(f"{path}.{unknown.field}", unknown.message)
+        return None, None, frozenset()
+    return str(country), subdivision, days
 
 
 def _parse_desk(c: _Checker, value: Any, types: dict[str, TicketType], priorities: dict[str, Priority]) -> DeskSettings:

@@ -16,7 +16,7 @@ from typing import Any
 from chalicelib.domain import sla
 from chalicelib.domain import tickets as rules
 from chalicelib.domain.agents import Agent, check_new_agent
-from chalicelib.domain.config import DeskConfig, Transition, default_config, parse_config
+from chalicelib.domain.config import DeskConfig, PublicHolidays, Transition, default_config, parse_config
 from chalicelib.domain.durations import duration_text
 from chalicelib.domain.errors import (
     AuthenticationError,
@@ -138,8 +138,17 @@ def _decode_cursor(cursor: str) -> str:
 
 
 class Desk:
-    def __init__(self, tickets: TicketStore, store: DeskStore, clock: Clock, ids: IdSource, events: EventStore) -> None:
+    def __init__(
+        self,
+        tickets: TicketStore,
+        store: DeskStore,
+        clock: Clock,
+        ids: IdSource,
+        events: EventStore,
+        public_holidays: PublicHolidays | None = None,  # for calendars that name a country
+    ) -> None:
         self.tickets = tickets
+        self.public_holidays = public_holidays
         self.store = store
         self.events = events
         self.clock = clock
@@ -156,7 +165,10 @@ class Desk:
         stored = self.store.current_config()
         version = stored.version if stored else 0
         if self._parsed is None or self._parsed[0] != version:
-            self._parsed = (version, parse_config(stored.document) if stored else default_config())
+            self._parsed = (
+                version,
+                parse_config(stored.document, self.public_holidays) if stored else default_config(),
+            )
         return self._parsed
 
     def config_document(self) -> dict[str, Any]:
@@ -173,7 +185,7 @@ class Desk:
     def seed_config(self, document: dict[str, Any] | None = None) -> None:
         """Store the shipped default (or `document`) as version 1 if the desk has no configuration yet."""
         if self.store.current_config() is None:
-            parsed = parse_config(document) if document is not None else default_config()
+            parsed = parse_config(document, self.public_holidays) if document is not None else default_config()
             with contextlib.suppress(StaleVersionError):
                 self.store.store_config(parsed.document, 0, "system:seed", self.clock.now())
 
@@ -201,7 +213,7 @@ class Desk:
         current_version, current = self._current()
         if current_version != version:
             raise StaleVersionError("the configuration changed since you read it", current_version=current_version)
-        new = parse_config(body["config"])
+        new = parse_config(body["config"], self.public_holidays)
         moves = self._status_moves(current, new, mapping)
         reprioritised = self._priority_moves(current, new, priority_mapping)
         actor = agent_actor(admin)

@@ -441,6 +441,109 @@ REPLY_LINKS = {
 REPLY_FIELDS = {"status": MAYBE_STRING, "priority": MAYBE_STRING, "public": BOOL}
 AGENT_ERRORS = (400, 401, 403, 404, 409, 413, 422)
 REPORTS = ["sla", "time-in-status", "workload", "satisfaction"]
+NUMBER = {"type": "number"}
+COST_REPORT = obj(
+    {
+        "from": {"type": "string", "format": "date"},
+        "to": {"type": "string", "format": "date"},
+        "days": INT,
+        "through": nullable({"type": "string", "format": "date"}),
+        "currency": STRING,
+        "total": NUMBER,
+        "tickets_opened": INT,
+        "per_ticket": nullable(NUMBER),
+        "services": {"type": "array", "items": obj({"service": STRING, "cost": NUMBER})},
+        "lines": {
+            "type": "array",
+            "items": obj(
+                {
+                    "key": STRING,
+                    "service": STRING,
+                    "item": STRING,
+                    "quantity": NUMBER,
+                    "unit": STRING,
+                    "unit_price": NUMBER,
+                    "per": INT,
+                    "cost": NUMBER,
+                }
+            ),
+        },
+        "functions": {"type": "array", "items": obj({"function": STRING}, {"invocations": NUMBER})},
+        "measured_days": INT,
+        "prices": {"type": "object", "additionalProperties": NUMBER},
+        "leaves_out": {"type": "array", "items": STRING},
+    }
+)
+WHAT_IF_TIMER = obj(
+    {
+        "met": INT,
+        "breached": INT,
+        "running": {"type": "integer", "description": "Neither met nor breached yet, paused ones included"},
+        "paused": INT,
+        "stopped": {"type": "integer", "description": "Closed without a reply (first response)"},
+        "compliance_percent": nullable(NUMBER),
+        "measured": {"type": "integer", "description": "Timers met (in time or late): what the median is of"},
+        **seconds("median", nulls=True),
+        **texts("median"),
+    }
+)
+WHAT_IF_COLUMN = obj({"tickets": INT, "first_response": WHAT_IF_TIMER, "resolution": WHAT_IF_TIMER})
+WHAT_IF_TARGET = nullable(
+    obj(
+        {
+            **seconds("first_response", "resolution"),
+            **texts("first_response", "resolution"),
+            "clock": {"type": "string", "enum": ["business", "calendar"]},
+        }
+    )
+)
+OUTCOME = {"type": "string", "enum": ["met", "breached", "running", "paused", "stopped"]}
+WHAT_IF = obj(
+    {
+        "from": {"type": "string", "format": "date"},
+        "to": {"type": "string", "format": "date"},
+        "time_zone": STRING,
+        "now": STAMP,
+        "tickets": INT,
+        "targets": {
+            "type": "array",
+            "items": obj({"priority": STRING, "label": STRING, "current": WHAT_IF_TARGET, "proposed": WHAT_IF_TARGET}),
+        },
+        "groups": {
+            "type": "array",
+            "description": "All tickets first, then each priority by rank",
+            "items": obj({"key": STRING, "label": STRING, "current": WHAT_IF_COLUMN, "proposed": WHAT_IF_COLUMN}),
+        },
+        "flips": {
+            "type": "array",
+            "items": obj(
+                {
+                    "ticket_id": STRING,
+                    "ref": STRING,
+                    "title": STRING,
+                    "priority": STRING,
+                    "timer": {"type": "string", "enum": ["first_response", "resolution"]},
+                    "current": OUTCOME,
+                    "proposed": OUTCOME,
+                    **seconds("current_elapsed", "proposed_elapsed"),
+                }
+            ),
+        },
+        "flip_counts": {"type": "object", "additionalProperties": INT},
+        "limits": obj({"max_tickets": INT, "max_days": INT}),
+        "live_differs": INT,
+        "not_yet_recorded": INT,
+    }
+)
+WHAT_IF_REQUEST = obj(
+    {"sla": {"type": "object", "description": "A proposed SLA policy, validated as the configuration's sla"}},
+    {
+        "from": {"type": "string", "format": "date", "description": "First local day (default: 29 days before to)"},
+        "to": {"type": "string", "format": "date", "description": "Last local day (default: today); at most 366 days"},
+    },
+    extra=False,
+)
+
 PORTAL_QUERY = [q("to"), q("sent"), q("from"), q("done")]
 
 
@@ -849,6 +952,30 @@ def api_paths() -> dict[str, dict[str, Schema]]:
                 ],
             )
         },
+        "/reports/cost": {
+            "get": op(
+                "cost_report",
+                "What the desk cost in AWS in a period, from its own metering, per service and per ticket (admins)",
+                {"200": ok(COST_REPORT, "The estimate"), **errors(400, 401, 403)},
+                tags="reports",
+                security=ADMIN,
+                parameters=[
+                    q("from", {"type": "string", "format": "date"}, "First UTC day (default: 29 days before `to`)"),
+                    q("to", {"type": "string", "format": "date"}, "Last UTC day (default: today); at most 366 days"),
+                ],
+            )
+        },
+        "/reports/sla/what-if": {
+            "post": op(
+                "sla_what_if",
+                "The SLA figures of the tickets created in a period under the current and a proposed policy, side by "
+                "side, from their recorded histories; nothing is changed (admins). More than 1000 tickets: 400",
+                {"200": ok(WHAT_IF, "Both columns and the timers that flip"), **errors(400, 401, 403, 413, 422)},
+                tags="reports",
+                security=ADMIN,
+                body=json_body(WHAT_IF_REQUEST),
+            )
+        },
         "/admin/config": {
             "get": op(
                 "get_config",
@@ -1024,7 +1151,9 @@ CONSOLE_PAGES: tuple[tuple[str, str, str], ...] = (
     ("/console/admin/agents", "console_agents", "Agents (admins)"),
     ("/console/admin/saved-replies", "console_saved_replies", "Saved replies (admins)"),
     ("/console/admin/config", "console_config", "Configuration (admins)"),
+    ("/console/admin/what-if", "console_what_if", "What-if SLA: current and proposed targets side by side (admins)"),
     ("/console/admin/mail", "console_mail", "Mail and the outbox (admins)"),
+    ("/console/admin/cost", "console_cost", "What the desk costs (admins)"),
 )
 CONSOLE_POSTS: tuple[tuple[str, str, str], ...] = (
     ("/console/bulk", "console_bulk", "Change many tickets at once"),
@@ -1039,6 +1168,7 @@ CONSOLE_POSTS: tuple[tuple[str, str, str], ...] = (
     ("/console/admin/agents", "console_agents_post", "Create, change or revoke agents"),
     ("/console/admin/saved-replies", "console_saved_replies_post", "Create, change or delete saved replies"),
     ("/console/admin/config", "console_config_post", "Replace the configuration"),
+    ("/console/admin/what-if", "console_what_if_post", "Compare a proposed SLA policy for a period"),
     ("/console/admin/mail", "console_mail_post", "Retry mail"),
 )
 SIGNED_OUT = ("/console/sign-in", "/console/sign-in/confirm")
