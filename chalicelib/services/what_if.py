@@ -106,6 +106,8 @@ class WhatIf:
         policy: SlaPolicy | None = None
         if "sla" not in body:
             errors["sla"] = "is required: the proposed SLA policy, shaped as the configuration's sla"
+        elif not isinstance(body["sla"], dict):
+            errors["sla"] = "must be an object: the proposed SLA policy, shaped as the configuration's sla"
         else:
             try:
                 policy = parse_sla_policy(body["sla"], config.priorities, self.desk.public_holidays)

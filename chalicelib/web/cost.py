@@ -13,6 +13,7 @@ from chalicelib.web.console.session import console_view, render, signed_in
 from chalicelib.web.http import handled, json_response, query, signed_in_admin
 
 PARAMETERS = ("from", "to")
+LABELS = {"from": "From", "to": "To"}  # the form's words for the parameters an error names
 
 
 def _params(request: Request) -> dict[str, str]:
@@ -65,14 +66,18 @@ def console_page(request: Request) -> Response:
         raise ForbiddenError("only an admin may open this page")
     params = {k: v for k in PARAMETERS if (v := query(request, k))}
     error = None
+    invalid: list[str] = []
     try:
         estimate = wiring.cost().estimate(params)
     except HelpdeskError as failure:
         errors = failure.details.get("errors") or {}
-        error = "; ".join(f"{k}: {v}" for k, v in errors.items()) or failure.message
+        error = "; ".join(f"{LABELS.get(k, k)}: {v}" for k, v in errors.items()) or failure.message
+        invalid = [k for k in PARAMETERS if k in errors]
         estimate = wiring.cost().estimate({})
     status = 400 if error else 200
-    return render(request, "console/cost/page.html", who, status, **context(estimate), error=error)
+    return render(
+        request, "console/cost/page.html", who, status, **context(estimate), error=error, invalid=invalid, asked=params
+    )
 
 
 def context(estimate: dict[str, Any]) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from chalicelib.adapters import meter
 from tests.api.conftest import Api
 from tests.api.console_client import Console
 from tests.api.mail_fixtures import Mailbox
+from tests.api.page_html import parse
 from tests.clocks import ManualClock
 from tests.streams import Stream
 
@@ -110,7 +111,11 @@ def test_the_console_page_names_a_bad_date(api: Api) -> None:
 
     assert page.status_code == 400
     assert "There is a problem" in Console.text(page)
-    assert "is not a real date" in Console.text(page)
+    assert "From: is not a real date" in Console.text(page)  # the form's word, not the parameter's
+    shown = parse(Console.text(page))
+    assert shown.one(id="from").attrs.get("aria-invalid") == "true"
+    assert shown.one(id="from").attrs["value"] == "2026-11-31"  # what was typed, to correct
+    assert "aria-invalid" not in shown.one(id="to").attrs
 
 
 def test_a_period_across_months_reads_each_months_counts(api: Api, clock: ManualClock) -> None:

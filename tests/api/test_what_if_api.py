@@ -142,7 +142,17 @@ BAD = [
     ({"from": DAY, "to": DAY, "sla": {**policy(), "calendar": {"timezone": "Mars/Olympus"}}}, 422, None),
     ({"from": "2020-01-01", "to": DAY, "sla": policy()}, 422, "from"),
     ({"from": DAY, "to": DAY, "sla": policy(), "dry_run": True}, 422, "dry_run"),
+    ({"from": DAY, "to": DAY, "sla": None}, 422, "sla"),
 ]
+
+
+@pytest.mark.parametrize("sla", [None, "8h", [1]])
+def test_a_proposal_that_is_no_object_is_one_error_not_every_missing_part(api: Api, sla: Any) -> None:
+    code, answer = api.json("POST", PATH, {"from": DAY, "to": DAY, "sla": sla})
+
+    assert code == 422
+    assert list(answer["error"]["errors"]) == ["sla"]
+    assert answer["error"]["errors"]["sla"].startswith("must be an object")
 
 
 def test_bad_input_is_refused_naming_what_is_wrong(api: Api) -> None:
@@ -227,4 +237,16 @@ def test_the_console_page_proposes_the_current_targets_and_shows_both_columns(
 
     assert refused.status_code == 422
     assert "soon" in parse(admin.text(refused)).one(id="first_response-high-error").text
+    summary = parse(admin.text(refused)).one(class_="error-summary")
+    assert summary.one("a", href="#first_response-high").text == "High, first response"  # words, not a path
+    assert "sla.targets" not in summary.text
+
+    backwards = admin.post(
+        "/console/admin/what-if", {**proposal(), "from": DAY, "to": START.date().replace(day=1).isoformat()}
+    )
+    shown = parse(admin.text(backwards))
+    assert backwards.status_code == 422
+    assert shown.one(id="from").attrs["aria-invalid"] == "true"
+    assert "must not be after to" in shown.one(id="from-error").text
+    assert shown.one(class_="error-summary").one("a", href="#from").text == "Tickets created from"
     assert admin.post("/console/admin/what-if", proposal(), csrf=False).status_code == 403

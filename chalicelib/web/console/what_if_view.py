@@ -49,6 +49,22 @@ def _rows(config: DeskConfig, proposed: dict[str, dict[str, str]]) -> list[dict[
     ]
 
 
+def _problems(config: DeskConfig, errors: dict[str, str]) -> list[dict[str, str | None]]:
+    """The error summary's lines in the page's own words ("Medium, first response"), each linked to its field."""
+    labels = {p.key: p.label for p in config.priorities.values()}
+    fields = {"from": ("Tickets created from", "from"), "to": ("Tickets created to", "to")}
+    problems: list[dict[str, str | None]] = []
+    for path, why in errors.items():
+        label, target = fields.get(path, (path, None))
+        parts = path.split(".")
+        if len(parts) >= 3 and parts[:2] == ["sla", "targets"] and parts[2] in labels:
+            part = parts[3] if len(parts) > 3 and parts[3] in (*PARTS, "clock") else None
+            label = labels[parts[2]] + (f", {part.replace('_', ' ')}" if part else " targets")
+            target = f"{part or PARTS[0]}-{parts[2]}"
+        problems.append({"label": label, "message": why, "field": target})
+    return problems
+
+
 def _page(
     request: Request,
     who: SignedIn,
@@ -61,7 +77,19 @@ def _page(
     context: dict[str, Any] = {"result": None, "errors": {}, "message": None, **extra}
     labels = {p.key: p.label for p in config.priorities.values()}
     rows = _rows(config, proposed)
-    return render(request, TEMPLATE, who, status, rows=rows, period=period, clocks=CLOCKS, labels=labels, **context)
+    problems = _problems(config, context["errors"])
+    return render(
+        request,
+        TEMPLATE,
+        who,
+        status,
+        rows=rows,
+        period=period,
+        clocks=CLOCKS,
+        labels=labels,
+        problems=problems,
+        **context,
+    )
 
 
 @console_view
