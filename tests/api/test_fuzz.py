@@ -38,7 +38,7 @@ import pytest
 from tests.localrun import LocalDesk, LocalRun
 
 FUZZ_ADMIN_TOKEN = "fuzz-admin-token"
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "5"))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "3"))
 STATEFUL_STEPS = int(os.environ.get("FUZZ_STEPS", "6"))
 SEED = int(os.environ.get("FUZZ_SEED", "20240601"))
 CHECKS = (

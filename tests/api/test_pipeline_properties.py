@@ -551,7 +551,7 @@ FRIDAY_NINE = datetime(2026, 11, 27, 9, tzinfo=UTC)
 
 
 @settings(
-    max_examples=30,
+    max_examples=20,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
