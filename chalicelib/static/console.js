@@ -56,22 +56,34 @@
   setInterval(tick, 30000);
 
   /* The queue: poll with a change token, only while the tab is visible -------------------------- */
+  /* Every poll is a request the desk pays for (API Gateway and Lambda): soon after a change, then half as often
+     after each answer that says nothing changed, down to data-poll-max-ms; a change or the tab coming back into
+     view starts again from data-poll-ms. A hidden tab never polls. */
   var queue = document.querySelector(".queue[data-poll-url]");
-  var POLL_MS = 30000;
+  var POLL_MS = queue ? Number(queue.getAttribute("data-poll-ms")) || 30000 : 30000;
+  var POLL_MAX_MS = queue ? Math.max(Number(queue.getAttribute("data-poll-max-ms")) || POLL_MS, POLL_MS) : POLL_MS;
+  var pollDelay = POLL_MS;
+  var pollTimer = null;
+  function schedulePoll() {
+    clearTimeout(pollTimer);
+    pollTimer = setTimeout(poll, pollDelay);
+  }
   function rowIds(tbody) {
     return Array.prototype.map.call(tbody.querySelectorAll("tr[data-id]"), function (tr) { return tr.getAttribute("data-id"); });
   }
   function poll() {
-    if (!queue || document.visibilityState !== "visible") { return; }
+    if (!queue || document.visibilityState !== "visible") { return; }  /* coming back into view polls again */
     var url = queue.getAttribute("data-poll-url") + "&token=" + encodeURIComponent(queue.getAttribute("data-token"));
+    var ended = false;
     fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } }).then(function (r) {
-      if (r.status === 401) { sessionEnded(); throw new Error("signed out"); }
+      if (r.status === 401) { ended = true; sessionEnded(); throw new Error("signed out"); }
       return r.json();
     }).then(function (answer) {
-      if (!answer.changed) { return; }
+      if (!answer.changed) { pollDelay = Math.min(pollDelay * 2, POLL_MAX_MS); return; }
+      pollDelay = POLL_MS;
       return fetch(queue.getAttribute("data-rows-url"), { credentials: "same-origin" }).then(function (r) { return r.text(); })
         .then(function (text) { refresh(new DOMParser().parseFromString(text, "text/html"), answer.token); });
-    }).catch(function () { /* the next poll tries again */ });
+    }).catch(function () { /* the next poll tries again */ }).then(function () { if (!ended) { schedulePoll(); } });
   }
   function refresh(doc, token) {
     queue.setAttribute("data-token", token);
@@ -139,8 +151,10 @@
     }
   }
   if (queue) {
-    setInterval(poll, POLL_MS);
-    document.addEventListener("visibilitychange", function () { if (document.visibilityState === "visible") { poll(); } });
+    schedulePoll();
+    document.addEventListener("visibilitychange", function () {
+      if (document.visibilityState === "visible") { pollDelay = POLL_MS; clearTimeout(pollTimer); poll(); }
+    });
   }
 
   /* A ticket: presence heartbeats, Ctrl+Enter, saved replies, reply or note ---------------------- */

@@ -41,6 +41,10 @@ from chalicelib.web.http import UPLOAD_BODY_MB, json_response, posted_files, pub
 
 FILTERS = ("status", "priority", "type", "team", "assignee")
 TIME = "%Y-%m-%dT%H:%M:%S.%fZ"
+# The queue's polling (chalicelib/static/console.js): 30 s after a change, doubling while nothing changes up to 2 min.
+# Each poll is an API Gateway request and a Lambda invocation: bench/monthly_bill.py measures what this costs.
+POLL_MS = 30_000
+POLL_MAX_MS = 120_000
 
 
 # assets and signing in ------------------------------------------------------------------------------
@@ -291,6 +295,8 @@ def _queue_context(
         "bulk_url": f"{public_base_url(request)}/console/bulk?{urlencode({'view': view, **kept})}",
         "rows_url": f"{public_base_url(request)}/console/rows?{urlencode({'view': view, **kept})}",
         "poll_url": f"{public_base_url(request)}/console/poll?{urlencode({'view': view, **kept})}",
+        "poll_ms": POLL_MS,
+        "poll_max_ms": POLL_MAX_MS,
         "token": console.change_token(who.agent, view, filters, present),
         "agents": agents,
         "config": config,

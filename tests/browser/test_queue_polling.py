@@ -1,0 +1,70 @@
+"""The queue's polling in a real browser: every poll is a paid request, so it backs off while nothing changes.
+
+The page's clock is Playwright's (installed before the page loads), so the test moves time on and counts the polls
+the page really sends; the answers come from the local desk.
+"""
+
+from __future__ import annotations
+
+import time
+
+from playwright.sync_api import Page, Request
+
+from tests.browser.test_console import new_agent, sign_in, unique, wait_for_stream
+from tests.localrun import LocalDesk
+
+
+def test_the_queue_polls_half_as_often_while_nothing_changes_and_soon_again_after_a_change(
+    local_desk: LocalDesk, page: Page
+) -> None:
+    polls: list[str] = []
+
+    def seen(request: Request) -> None:
+        if "/console/poll" in request.url:
+            polls.append(request.url)
+
+    page.clock.install()
+    _, token, _ = new_agent(local_desk, "Paula Polls")
+    sign_in(page, local_desk, token)
+    queue = page.locator(".queue")
+    assert queue.get_attribute("data-poll-ms") == "30000"
+    assert queue.get_attribute("data-poll-max-ms") == "120000"
+    page.on("request", seen)
+
+    def after(milliseconds: int, polls_then: bool = False) -> int:
+        """Move the page's clock on (waiting for the poll's answer, and what the page fetches after it, when one is
+        due) and count the polls sent so far."""
+        if polls_then:
+            with page.expect_response(lambda r: "/console/poll" in r.url):
+                page.clock.run_for(milliseconds)
+        else:
+            page.clock.run_for(milliseconds)
+        time.sleep(0.3)  # the answer's handling (and a rows fetch after a change) settles on real time
+        return len(polls)
+
+    assert after(29_000) == 0
+    assert after(1_000, polls_then=True) == 1  # 30 s after the page loaded
+    assert after(59_000) == 1
+    assert after(1_000, polls_then=True) == 2  # nothing changed: 60 s later
+    assert after(119_000) == 2
+    assert after(1_000, polls_then=True) == 3  # 120 s later
+    assert after(119_000) == 3
+    assert after(1_000, polls_then=True) == 4  # and no less often than every 2 minutes
+
+    fresh = local_desk.open_ticket(subject=unique("Arrives while polling"))
+    wait_for_stream(local_desk, fresh["id"])
+    time.sleep(1.2)  # the change mark follows the stream
+    assert after(120_000, polls_then=True) == 5  # this poll sees the change ...
+    assert page.locator("#queue-news").inner_text().startswith("1 new ticket")
+    assert after(29_000) == 5
+    assert after(1_000, polls_then=True) == 6  # ... so the next one comes 30 s later again
+
+    page.evaluate("Object.defineProperty(document, 'visibilityState', {value: 'hidden', configurable: true})")
+    assert after(600_000) == 6  # a hidden tab never polls
+    page.evaluate("Object.defineProperty(document, 'visibilityState', {value: 'visible', configurable: true})")
+    with page.expect_response(lambda r: "/console/poll" in r.url):
+        page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
+    time.sleep(0.3)
+    assert len(polls) == 7  # coming back into view polls at once
+    assert after(59_000) == 7
+    assert after(1_000, polls_then=True) == 8  # and backs off from 30 s again: nothing changed, so 60 s later
