@@ -114,14 +114,23 @@ def test_the_configured_prices_are_the_ones_used_and_shown() -> None:
     assert answer["prices"]["dynamodb_per_million_write_units"] == 1.25
 
 
-def test_no_tickets_opened_means_no_cost_per_ticket_and_an_idle_month_costs_the_alarm() -> None:
+def test_no_tickets_opened_means_no_cost_per_ticket_and_a_month_before_the_desk_costs_nothing() -> None:
     answer = report(FakeMeter([], []), datetime(2026, 12, 5, tzinfo=UTC)).estimate(
         {"from": "2026-10-01", "to": "2026-10-31"}
     )
 
     assert answer["per_ticket"] is None
-    assert answer["total"] == pytest.approx(0.10)
+    assert answer["total"] == 0  # nothing metered: no desk yet, so no alarm either
     assert answer["leaves_out"]
+
+
+def test_the_alarm_is_paid_from_the_desks_first_metered_day() -> None:
+    answer = report(month_of_use(), datetime(2026, 12, 5, tzinfo=UTC)).estimate(
+        {"from": "2026-10-17", "to": "2026-11-30"}
+    )
+
+    alarm = next(line for line in answer["lines"] if line["key"] == "cloudwatch.alarms")
+    assert alarm["quantity"] == pytest.approx(1 / 31 + 1, abs=1e-5)  # from 31 October (its first record) on
 
 
 def test_the_default_period_is_the_30_days_up_to_today() -> None:
