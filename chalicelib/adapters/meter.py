@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 from chalice.app import CloudWatchEvent, DynamoDBEvent, Request, SNSEvent
 
 from chalicelib.adapters.settings import LAMBDA_MEMORY_MB
+from chalicelib.domain.cost import COUNTERS
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -60,26 +61,8 @@ FUNCTIONS = (
 )
 DEFAULT_FUNCTION = "api_handler"
 SNAPSHOT_FUNCTION = "stale_sweep"  # hourly: the first run of a UTC day records the storage
-# What one function's day item adds up. rru/wru are DynamoDB request units (decimals: a read can be half a unit).
-COUNTERS = (
-    "invocations",
-    "cold_starts",
-    "api_requests",
-    "billed_ms",
-    "mb_ms",
-    "rru",
-    "wru",
-    "ses_mails",
-    "ses_bytes",
-    "ses_attachment_bytes",
-    "inbound_mails",
-    "inbound_chunks",
-    "s3_put_requests",
-    "s3_get_requests",
-    "s3_put_bytes",
-    "sns_publishes",
-    "log_bytes",
-)
+# What one function's day item adds up (rru/wru are DynamoDB request units: a read can be half a unit), as the
+# cost estimate reads it: one list in chalicelib/domain/cost.py.
 STORED = ("stored_bytes", "stored_files")  # the files' changes: written to the desk-wide total, not the day item
 PARTITION_PREFIX = "meter#"
 STORAGE = "storage"
@@ -102,7 +85,7 @@ LAMBDA_PLATFORM_LOG_BYTES = 264
 APP_LOGGER = "helpdesk"
 LAMBDA_RECORD_EXTRA = 24 + 1 + 36 + 1 + 1
 INBOUND_CHUNK_BYTES = 256 * 1024  # SES bills received mail per 256 KB chunk
-DYNAMODB_READS = {"GetItem", "BatchGetItem", "Query", "Scan", "TransactGetItems"}
+DYNAMODB_READS = {"GetItem", "BatchGetItem", "Query", "TransactGetItems"}  # the desk issues no Scan
 DYNAMODB_WRITES = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
 S3_PUT_CLASS = ("Put", "Copy", "Post", "List", "Create", "Complete", "Upload", "Restore")
 S3_FREE = ("Delete", "Abort")

@@ -21,7 +21,7 @@ LOG_RETENTION_DAYS = 30  # infra/package.py's LOG_RETENTION_DAYS
 # tables' own size (their indexes are not backed up).
 PITR_TABLES = ("tickets", "desk", "events")
 TABLES = PITR_TABLES
-# The counters of one function's day, as chalicelib/adapters/meter.py writes them.
+# The counters of one function's day: chalicelib/adapters/meter.py writes these, the estimate reads them.
 COUNTERS = (
     "invocations",
     "cold_starts",
