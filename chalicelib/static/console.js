@@ -83,7 +83,11 @@
       pollDelay = POLL_MS;
       return fetch(queue.getAttribute("data-rows-url"), { credentials: "same-origin" }).then(function (r) { return r.text(); })
         .then(function (text) { refresh(new DOMParser().parseFromString(text, "text/html"), answer.token); });
-    }).catch(function () { /* the next poll tries again */ }).then(function () { if (!ended) { schedulePoll(); } });
+    }).catch(function () { /* the next poll tries again */ }).then(function () {
+      /* How many answers the page has handled: the next poll is scheduled from here on (tests wait on it). */
+      queue.setAttribute("data-polls-answered", String(Number(queue.getAttribute("data-polls-answered") || 0) + 1));
+      if (!ended) { schedulePoll(); }
+    });
   }
   function refresh(doc, token) {
     queue.setAttribute("data-token", token);
