@@ -114,71 +114,23 @@ def cost_report(month: Month, params: Params) -> tuple[int, Any]:
         return response.status_code, body
 
 
-SERVICE_NAMES = {
-    "apigateway": "API Gateway",
-    "api": "API Gateway",
-    "lambda": "Lambda",
-    "dynamodb": "DynamoDB",
-    "ses": "SES",
-    "email": "SES",
-    "mail": "SES",
-    "s3": "S3",
-    "cloudwatch": "CloudWatch",
-    "logs": "CloudWatch",
-    "cloudwatchlogs": "CloudWatch",
-    "sqs": "SQS",
-    "sns": "SNS",
+# GET /reports/cost names services as AWS's bill does; the bill here uses short names.
+ESTIMATE_NAMES = {
+    "API Gateway": "API Gateway",
+    "AWS Lambda": "Lambda",
+    "Amazon DynamoDB": "DynamoDB",
+    "Amazon SES": "SES",
+    "Amazon S3": "S3",
+    "Amazon CloudWatch": "CloudWatch",
+    "Amazon SQS": "SQS",
+    "Amazon SNS": "SNS",
 }
 
 
-def _service(name: str) -> str | None:
-    key = "".join(ch for ch in name.lower() if ch.isalnum())
-    return SERVICE_NAMES.get(key) or next((v for k, v in SERVICE_NAMES.items() if key.startswith(k)), None)
-
-
-def _dollars(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, dict):
-        for key in ("cost", "dollars", "usd", "estimate", "total", "amount"):
-            if key in value and _dollars(value[key]) is not None:
-                return _dollars(value[key])
-    return None
-
-
-def estimate_by_service(answer: Any) -> tuple[dict[str, float], float | None]:
-    """The per-service dollars and the total of /reports/cost's answer, whatever its exact shape (a mapping or a
-    list of services, each a number or an object with a cost)."""
-    found: dict[str, float] = {}
-    total: float | None = None
-
-    def visit(node: Any) -> None:
-        nonlocal total
-        if isinstance(node, dict):
-            for key, value in node.items():
-                service = _service(str(key))
-                dollars = _dollars(value)
-                if service and dollars is not None and key.lower() not in ("total",):
-                    found[service] = found.get(service, 0.0) + dollars
-                elif (
-                    str(key).lower() in ("total", "total_cost", "total_dollars", "cost")
-                    and dollars is not None
-                    and total is None
-                ):
-                    total = dollars
-                elif isinstance(value, dict | list):
-                    visit(value)
-            name = node.get("service") or node.get("name")
-            if isinstance(name, str) and _service(name) and _dollars(node) is not None:
-                found[_service(name) or name] = found.get(_service(name) or name, 0.0) + (_dollars(node) or 0.0)
-        elif isinstance(node, list):
-            for item in node:
-                visit(item)
-
-    visit(answer)
-    return found, total
+def estimate_by_service(answer: dict[str, Any]) -> tuple[dict[str, float], float]:
+    """The per-service dollars and the total of /reports/cost's answer (`services: [{service, cost}]`, `total`)."""
+    found = {ESTIMATE_NAMES.get(s["service"], s["service"]): float(s["cost"]) for s in answer["services"]}
+    return found, float(answer["total"])
 
 
 def render_comparison(bill: billing.Bill, report: tuple[int, Any] | None) -> list[str]:
@@ -193,9 +145,6 @@ def render_comparison(bill: billing.Bill, report: tuple[int, Any] | None) -> lis
         )
         return out
     estimate, total = estimate_by_service(answer)
-    if not estimate:
-        out.append(f"  /reports/cost answered 200 but no per-service figures were found in: {json.dumps(answer)[:400]}")
-        return out
     measured = bill.by_service()
     out.append(f"  {'service':12} {'bill':>10} {'estimate':>10} {'difference':>11}")
     for service in billing.SERVICES:
@@ -204,12 +153,22 @@ def render_comparison(bill: billing.Bill, report: tuple[int, Any] | None) -> lis
             out.append(f"  {service:12} ${mine:9.4f} {'-':>10} {'(not estimated)':>11}")
             continue
         out.append(f"  {service:12} ${mine:9.4f} ${theirs:9.4f} {percent(theirs, mine):>11}")
-    theirs_total = total if total is not None else sum(estimate.values())
-    out.append(f"  {'total':12} ${bill.total:9.4f} ${theirs_total:9.4f} {percent(theirs_total, bill.total):>11}")
-    if bill.tickets and isinstance(answer, dict):
-        per = answer.get("per_ticket") or answer.get("cost_per_ticket")
-        if isinstance(per, int | float):
-            out.append(f"  {'per ticket':12} ${bill.total / bill.tickets:9.5f} ${per:9.5f}")
+    out.append(f"  {'total':12} ${bill.total:9.4f} ${total:9.4f} {percent(total, bill.total):>11}")
+    if bill.tickets and isinstance(answer.get("per_ticket"), int | float):
+        out.append(f"  {'per ticket':12} ${bill.total / bill.tickets:9.5f} ${answer['per_ticket']:9.5f}")
+    out += [
+        "",
+        (
+            f"GET /reports/cost?from={answer['from']}&to={answer['to']} (its lines; {answer['days']} days, "
+            f"{answer['tickets_opened']} tickets opened, measured days {answer['measured_days']}):"
+        ),
+    ]
+    for line in answer["lines"]:
+        out.append(
+            f"  {ESTIMATE_NAMES.get(line['service'], line['service']):12} {line['item'][:60]:60} "
+            f"{line['quantity']:>14,.2f} {line['unit'][:14]:14} ${line['cost']:9.4f}"
+        )
+    out.append(f"  {'':12} {'total':60} {'':>14} {'':14} ${total:9.4f}")
     return out
 
 
@@ -245,6 +204,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=14)
     parser.add_argument("--start", type=date.fromisoformat, default=date(2026, 11, 2), help="a Monday")
     parser.add_argument("--no-idle", action="store_true", help="skip the idle month")
+    parser.add_argument("--report-json", type=Path, help="also write GET /reports/cost's whole answer to this file")
     parser.add_argument("--idle-json", action="store_true", help=argparse.SUPPRESS)  # the idle month's process
     parser.add_argument("--init-ms", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -267,6 +227,8 @@ def main() -> None:
     params = Params(args.tickets, args.days, args.agents, args.start, args.seed)
     month, bill, report = simulate(params, init)
     month.close()
+    if args.report_json and report is not None:
+        args.report_json.write_text(json.dumps(report[1], indent=1))
     month_seconds = time.monotonic() - started
 
     lines = [
