@@ -7,7 +7,8 @@ invocation's counters (with its billed duration) go to one item per function and
 
     pk = "meter#<YYYY-MM>", sk = "<YYYY-MM-DD>#<function>"     ADD of every counter, in one UpdateItem
     pk = "meter#<YYYY-MM>", sk = "<YYYY-MM-DD>#storage"        the tables' and the files' sizes, once a day
-    pk = "meter#attachments", sk = "stored"                    the files' bytes, changed as files come and go
+    pk = "meter#attachments", sk = "stored"                    the files' bytes, changed as files come and go, and
+                                                               `since`: the first day storage was recorded
 
 A month is one partition, its days and functions the sort key: a cost estimate of N days reads N x (functions + 1)
 small items (its cost grows with the period, never with tickets or requests) in one Query per month touched, so a
@@ -422,7 +423,15 @@ class _Writer:
             item[f"{role}_bytes"] = {"N": str(int(table.get("TableSizeBytes") or 0))}
             item[f"{role}_index_bytes"] = {"N": str(indexes)}
             item[f"{role}_items"] = {"N": str(int(table.get("ItemCount") or 0))}
-        total = self.client.get_item(TableName=self.events_table, Key=ATTACHMENTS_KEY).get("Item") or {}
+        # The files' total, and the desk's first recorded day (set once): what the alarm's line is paid from.
+        total = self.client.update_item(
+            TableName=self.events_table,
+            Key=ATTACHMENTS_KEY,
+            UpdateExpression="SET #since = if_not_exists(#since, :day)",
+            ExpressionAttributeNames={"#since": "since"},
+            ExpressionAttributeValues={":day": {"S": self.day.isoformat()}},
+            ReturnValues="ALL_NEW",
+        ).get("Attributes", {})
         item["attachment_bytes"] = {"N": total.get("stored_bytes", {}).get("N", "0")}
         item["attachment_files"] = {"N": total.get("stored_files", {}).get("N", "0")}
         try:
@@ -686,6 +695,17 @@ def _count_logs() -> None:
 
 class DynamoMeterReadings:
     """The meter's items of a period: one Query per month partition touched."""
+
+    def first_day(self) -> date | None:
+        """The first day the meter recorded the desk's storage (its first day, within the hour of the deploy's first
+        stale_sweep): one GetItem."""
+        from chalicelib.adapters.records import EventRecord, transaction_connection
+
+        client = transaction_connection().client
+        table = str(EventRecord.Meta.table_name)
+        item = client.get_item(TableName=table, Key=ATTACHMENTS_KEY, ProjectionExpression="since").get("Item") or {}
+        since = item.get("since", {}).get("S")
+        return date.fromisoformat(since) if since else None
 
     def readings(self, first: date, last: date) -> tuple[list[FunctionDay], list[StorageDay]]:
         from chalicelib.adapters.records import EventRecord, transaction_connection

@@ -152,11 +152,13 @@ def estimate(
     storage: list[StorageDay],
     tickets_opened: int,
     prices: Prices,
+    since: date | None = None,
 ) -> dict[str, Any]:
     """The estimate of `first`..`last` (UTC days, both in): one line per billed item, per service, per ticket.
 
-    Time-priced lines (storage, alarms) count the days up to `today` only, the alarm from the first day the meter
-    recorded anything; request-priced lines count what the meter recorded, whatever day it is.
+    Time-priced lines (storage, alarms) count the days up to `today` only; the alarm every day from the desk's first
+    (`since`, as the meter recorded it; without it, the period's first day with counts). Request-priced lines count
+    what the meter recorded, whatever day it is.
     """
     in_period = [f for f in functions if first <= f.day <= last]
     totals = dict.fromkeys(COUNTERS, 0.0)
@@ -224,7 +226,10 @@ def estimate(
          p.logs_stored_per_gb_month)  # fmt: skip
     # The alarm exists from the desk's first metered day: a period reaching back before the deploy does not pay for it
     # (a running desk's jobs record something every day).
-    since = min([f.day for f in in_period] + [s.day for s in storage if first <= s.day <= last], default=None)
+    if since is not None:
+        since = max(since, first)
+    else:
+        since = min([f.day for f in in_period] + [s.day for s in storage if first <= s.day <= last], default=None)
     alarm_months = ALARMS * sum(month_share(d) for d in days(since, through)) if counted and since else 0.0
     line("cloudwatch.alarms", "Amazon CloudWatch", f"Alarms ({ALARMS})", alarm_months, "alarm-months",
          p.alarm_per_month)  # fmt: skip

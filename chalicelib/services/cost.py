@@ -9,7 +9,7 @@ from typing import Any, Protocol
 from chalicelib.domain import cost
 from chalicelib.domain.config import DeskConfig
 from chalicelib.domain.cost import FunctionDay, StorageDay
-from chalicelib.domain.errors import MalformedRequestError
+from chalicelib.domain.errors import MalformedRequestError, ValidationError
 from chalicelib.domain.reports import Row
 from chalicelib.domain.stats import ALL, OPENED
 from chalicelib.domain.tickets import DATE_PATTERN
@@ -22,6 +22,10 @@ PARAMETERS = {"from", "to"}
 
 class MeterReadings(Protocol):
     def readings(self, first: date, last: date) -> tuple[list[FunctionDay], list[StorageDay]]: ...
+
+    def first_day(self) -> date | None:
+        """The desk's first metered day, if recorded."""
+        ...
 
 
 class DayCells(Protocol):
@@ -54,7 +58,8 @@ class CostReport:
         opened = sum(
             int(row.counts.get(OPENED, 0)) for row in self.stats.cells(ALL, first.isoformat(), last.isoformat())
         )
-        return cost.estimate(first, last, today, functions, storage, opened, self.config().prices)
+        since = self.meter.first_day()
+        return cost.estimate(first, last, today, functions, storage, opened, self.config().prices, since=since)
 
     @staticmethod
     def period(params: Mapping[str, str], today: date) -> tuple[date, date]:
@@ -66,13 +71,11 @@ class CostReport:
             if first is None:
                 errors["to"] = "is too early"
         if errors or first is None:
-            raise MalformedRequestError("the dates are not valid", errors=errors)
+            raise ValidationError("the dates are not valid", errors)
         if first > last:
-            raise MalformedRequestError("the period ends before it starts", errors={"from": "must not be after to"})
+            raise ValidationError("the period ends before it starts", {"from": "must not be after to"})
         if (last - first).days + 1 > MAX_DAYS:
-            raise MalformedRequestError(
-                "the period is too long", errors={"from": f"a cost estimate covers at most {MAX_DAYS} days"}
-            )
+            raise ValidationError("the period is too long", {"from": f"a cost estimate covers at most {MAX_DAYS} days"})
         return first, last
 
 

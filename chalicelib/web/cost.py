@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import re
+from datetime import date
 from typing import Any
 
 from chalice.app import Request, Response
@@ -10,9 +12,10 @@ from chalice.app import Request, Response
 from chalicelib import wiring
 from chalicelib.domain.errors import ForbiddenError, HelpdeskError
 from chalicelib.web.console.session import console_view, render, signed_in
-from chalicelib.web.http import handled, json_response, query, signed_in_admin
+from chalicelib.web.http import handled, json_response, query, signed_in_admin, status_of
 
 PARAMETERS = ("from", "to")
+DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 LABELS = {"from": "From", "to": "To"}  # the form's words for the parameters an error names
 
 
@@ -29,13 +32,14 @@ def report(request: Request) -> Response:
 
 
 def dollars(amount: float | int | None) -> str:
-    """An amount as people read it: cents from a cent up, two significant digits below ($0.0000035)."""
+    """An amount as people read it: cents from a dollar up, two significant digits below ($0.015, $0.0000035), so
+    that the small lines of a small desk and their total are read alike."""
     if amount is None:
         return "—"
     value = float(amount)
     if value == 0:
         return "$0.00"
-    if abs(value) >= 0.01:
+    if abs(value) >= 1:
         return f"${value:,.2f}"
     places = 1 - math.floor(math.log10(abs(value)))
     return "$" + _trimmed(f"{value:.{places}f}")
@@ -66,18 +70,47 @@ def console_page(request: Request) -> Response:
         raise ForbiddenError("only an admin may open this page")
     params = {k: v for k in PARAMETERS if (v := query(request, k))}
     error = None
-    invalid: list[str] = []
+    status = 200
+    field_errors: dict[str, str] = {}
+    problems: list[dict[str, str | None]] = []
     try:
         estimate = wiring.cost().estimate(params)
     except HelpdeskError as failure:
+        status = status_of(failure)
         errors = failure.details.get("errors") or {}
-        error = "; ".join(f"{LABELS.get(k, k)}: {v}" for k, v in errors.items()) or failure.message
-        invalid = [k for k in PARAMETERS if k in errors]
+        error = failure.message
+        for key, why in errors.items():
+            field_errors[key] = _as_typed(why, params.get(key))
+            problems.append(
+                {"label": LABELS.get(key, key), "message": field_errors[key], "field": key if key in LABELS else None}
+            )
         estimate = wiring.cost().estimate({})
-    status = 400 if error else 200
     return render(
-        request, "console/cost/page.html", who, status, **context(estimate), error=error, invalid=invalid, asked=params
+        request,
+        "console/cost/page.html",
+        who,
+        status,
+        **context(estimate),
+        error=error,
+        problems=problems,
+        field_errors=field_errors,
+        invalid=[k for k in PARAMETERS if k in field_errors],
+        asked=params,
     )
+
+
+def _as_typed(why: str, typed: str | None) -> str:
+    """A date field cannot show a value that is not a date, so the message quotes what was typed."""
+    if typed is None or _is_day(typed):
+        return why
+    return f"{why} (you typed “{typed}”)"
+
+
+def _is_day(text: str) -> bool:
+    try:
+        return bool(DATE.fullmatch(text)) and date.fromisoformat(text) is not None
+    except ValueError:
+        return False
 
 
 def context(estimate: dict[str, Any]) -> dict[str, Any]:

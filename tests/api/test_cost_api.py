@@ -39,14 +39,20 @@ def test_the_estimate_is_for_admins_only(api: Api, agent_token: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "query",
-    ["from=2026-13-01", "from=2026-11-23&to=2026-11-01", "from=2025-01-01&to=2026-11-23", "month=11", "to=yesterday"],
+    ("query", "expected"),
+    [
+        ("from=2026-13-01", 422),
+        ("from=2026-11-23&to=2026-11-01", 422),
+        ("from=2025-01-01&to=2026-11-23", 422),
+        ("to=yesterday", 422),
+        ("month=11", 400),  # not a parameter at all
+    ],
 )
-def test_a_bad_period_is_a_400_naming_the_parameter(api: Api, query: str) -> None:
+def test_a_bad_period_is_refused_naming_the_parameter(api: Api, query: str, expected: int) -> None:
     status, answer = api.json("GET", f"/reports/cost?{query}")
 
-    assert status == 400
-    assert answer["error"]["code"] == "malformed_request"
+    assert status == expected
+    assert answer["error"]["code"] == ("invalid_input" if expected == 422 else "malformed_request")
     assert answer["error"]["errors"]
 
 
@@ -109,11 +115,14 @@ def test_the_console_page_names_a_bad_date(api: Api) -> None:
 
     page = admin.get("/console/admin/cost?from=2026-11-31")
 
-    assert page.status_code == 400
+    assert page.status_code == 422
     assert "There is a problem" in Console.text(page)
-    assert "From: is not a real date" in Console.text(page)  # the form's word, not the parameter's
+    # The form's word, not the parameter's, linked to the field; and what was typed, which a date field cannot show.
+    assert "From</a>: is not a real date (you typed “2026-11-31”)" in Console.text(page)
     shown = parse(Console.text(page))
     assert shown.one(id="from").attrs.get("aria-invalid") == "true"
+    assert shown.one(id="from").attrs.get("aria-describedby") == "from-error"
+    assert "you typed" in shown.one(id="from-error").text
     assert shown.one(id="from").attrs["value"] == "2026-11-31"  # what was typed, to correct
     assert "aria-invalid" not in shown.one(id="to").attrs
 
@@ -135,4 +144,4 @@ def test_a_period_across_months_reads_each_months_counts(api: Api, clock: Manual
 def test_the_calendars_ends_are_answered_not_crashed(api: Api) -> None:
     assert api.json("GET", "/reports/cost?from=9999-12-01&to=9999-12-31")[0] == 200
     assert api.json("GET", "/reports/cost?from=0001-01-01&to=0001-01-31")[0] == 200
-    assert api.json("GET", "/reports/cost?to=0001-01-05")[0] == 400
+    assert api.json("GET", "/reports/cost?to=0001-01-05")[0] == 422

@@ -247,6 +247,6 @@ def test_the_console_page_proposes_the_current_targets_and_shows_both_columns(
     shown = parse(admin.text(backwards))
     assert backwards.status_code == 422
     assert shown.one(id="from").attrs["aria-invalid"] == "true"
-    assert "must not be after to" in shown.one(id="from-error").text
-    assert shown.one(class_="error-summary").one("a", href="#from").text == "Tickets created from"
+    assert "must not be after the end of the period" in shown.one(id="from-error").text
+    assert shown.one(class_="error-summary").one("a", href="#from").text == "Start of the period"
     assert admin.post("/console/admin/what-if", proposal(), csrf=False).status_code == 403

@@ -9,7 +9,7 @@ import pytest
 
 from chalicelib.domain.config import default_config
 from chalicelib.domain.cost import FunctionDay, StorageDay
-from chalicelib.domain.errors import MalformedRequestError
+from chalicelib.domain.errors import MalformedRequestError, ValidationError
 from chalicelib.domain.prices import Prices
 from chalicelib.domain.reports import Row
 from chalicelib.services.cost import CostReport
@@ -20,9 +20,12 @@ NOV = [date(2026, 11, day) for day in range(1, 31)]
 
 
 class FakeMeter:
-    def __init__(self, functions: list[FunctionDay], storage: list[StorageDay]) -> None:
-        self.functions, self.storage = functions, storage
+    def __init__(self, functions: list[FunctionDay], storage: list[StorageDay], since: date | None = None) -> None:
+        self.functions, self.storage, self.since = functions, storage, since
         self.asked: list[tuple[date, date]] = []
+
+    def first_day(self) -> date | None:
+        return self.since
 
     def readings(self, first: date, last: date) -> tuple[list[FunctionDay], list[StorageDay]]:
         self.asked.append((first, last))
@@ -133,6 +136,22 @@ def test_the_alarm_is_paid_from_the_desks_first_metered_day() -> None:
     assert alarm["quantity"] == pytest.approx(1 / 31 + 1, abs=1e-5)  # from 31 October (its first record) on
 
 
+def test_days_without_counts_after_the_desks_first_day_still_pay_for_the_alarm() -> None:
+    meter = FakeMeter([], [], since=date(2026, 10, 31))
+
+    answer = report(meter, datetime(2026, 12, 5, tzinfo=UTC)).estimate({"from": "2026-11-10", "to": "2026-11-19"})
+    alarm = next(line for line in answer["lines"] if line["key"] == "cloudwatch.alarms")
+    assert alarm["quantity"] == pytest.approx(10 / 30, abs=1e-5)  # ten days of November, none of them metered
+
+    # and periods add up: the two halves of the month pay what the month pays
+    halves = [
+        report(meter, datetime(2026, 12, 5, tzinfo=UTC)).estimate({"from": a, "to": b})["total"]
+        for a, b in (("2026-11-01", "2026-11-15"), ("2026-11-16", "2026-11-30"))
+    ]
+    whole = report(meter, datetime(2026, 12, 5, tzinfo=UTC)).estimate({"from": "2026-11-01", "to": "2026-11-30"})
+    assert sum(halves) == pytest.approx(whole["total"]) == pytest.approx(0.10)
+
+
 def test_the_default_period_is_the_30_days_up_to_today() -> None:
     meter = FakeMeter([], [])
 
@@ -153,7 +172,8 @@ def test_the_default_period_is_the_30_days_up_to_today() -> None:
     ],
 )
 def test_a_bad_period_is_refused_naming_the_parameter(params: dict[str, str], field: str) -> None:
-    with pytest.raises(MalformedRequestError) as caught:
+    # A wrong value is invalid input (422); a parameter the estimate does not take, a malformed request (400).
+    with pytest.raises(MalformedRequestError if field == "month" else ValidationError) as caught:
         report(FakeMeter([], []), datetime(2026, 12, 5, tzinfo=UTC)).estimate(params)
 
     assert field in caught.value.details["errors"]

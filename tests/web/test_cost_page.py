@@ -1,4 +1,4 @@
-"""The cost page's amounts: cents from a cent up, small amounts to two significant digits, prices as configured."""
+"""The cost page's amounts: cents from a dollar up, smaller amounts to two significant digits, prices as configured."""
 
 from __future__ import annotations
 
@@ -6,11 +6,14 @@ from chalicelib.web.cost import dollars, number, price
 
 
 def test_amounts_read_as_cents_or_as_their_first_digits() -> None:
-    assert [dollars(x) for x in (0, 0.0000004, 0.0000035, 0.0033461, 1.5, 12345.678)] == [
+    assert [dollars(x) for x in (0, 0.0000004, 0.0000035, 0.0033461, 0.0129, 0.0152, 0.5, 1.5, 12345.678)] == [
         "$0.00",
         "$0.0000004",
         "$0.0000035",
         "$0.0033",
+        "$0.013",  # a line and the total it is part of, read alike
+        "$0.015",
+        "$0.50",
         "$1.50",
         "$12,345.68",
     ]

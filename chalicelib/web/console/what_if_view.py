@@ -52,7 +52,7 @@ def _rows(config: DeskConfig, proposed: dict[str, dict[str, str]]) -> list[dict[
 def _problems(config: DeskConfig, errors: dict[str, str]) -> list[dict[str, str | None]]:
     """The error summary's lines in the page's own words ("Medium, first response"), each linked to its field."""
     labels = {p.key: p.label for p in config.priorities.values()}
-    fields = {"from": ("Tickets created from", "from"), "to": ("Tickets created to", "to")}
+    fields = {"from": ("Start of the period", "from"), "to": ("End of the period", "to")}
     problems: list[dict[str, str | None]] = []
     for path, why in errors.items():
         label, target = fields.get(path, (path, None))
@@ -61,8 +61,15 @@ def _problems(config: DeskConfig, errors: dict[str, str]) -> list[dict[str, str 
             part = parts[3] if len(parts) > 3 and parts[3] in (*PARTS, "clock") else None
             label = labels[parts[2]] + (f", {part.replace('_', ' ')}" if part else " targets")
             target = f"{part or PARTS[0]}-{parts[2]}"
-        problems.append({"label": label, "message": why, "field": target})
+            if part == "clock":
+                target = f"clock-{parts[2]}"
+        problems.append({"label": label, "message": _worded(why), "field": target})
     return problems
+
+
+def _worded(why: str) -> str:
+    """A message that names the other date by its parameter, in the form's words."""
+    return why.replace("after to", "after the end of the period").replace("before from", "before its start")
 
 
 def _page(
@@ -75,6 +82,7 @@ def _page(
     **extra: Any,
 ) -> Response:
     context: dict[str, Any] = {"result": None, "errors": {}, "message": None, **extra}
+    context["errors"] = {path: _worded(why) for path, why in context["errors"].items()}
     labels = {p.key: p.label for p in config.priorities.values()}
     rows = _rows(config, proposed)
     problems = _problems(config, context["errors"])
