@@ -15,10 +15,11 @@ from chalicelib.web import views
 from chalicelib.web.lazy import lazy_module
 
 if TYPE_CHECKING:
-    from chalicelib.web import admin, assets, cost, openapi, saved_replies
+    from chalicelib.web import admin, assets, cost, openapi, requesters, saved_replies, webhooks
     from chalicelib.web import attachments as files
     from chalicelib.web import what_if as whatif
     from chalicelib.web.console import views as console
+    from chalicelib.web.console import webhooks_view as webhooks_console
     from chalicelib.web.console import what_if_view as whatif_console
 else:  # the console's and the admin pages' modules load on their first request, off every other cold path
     assets = lazy_module("chalicelib.web.assets")
@@ -29,7 +30,10 @@ else:  # the console's and the admin pages' modules load on their first request,
     files = lazy_module("chalicelib.web.attachments")
     cost = lazy_module("chalicelib.web.cost")
     whatif = lazy_module("chalicelib.web.what_if")
+    requesters = lazy_module("chalicelib.web.requesters")
     whatif_console = lazy_module("chalicelib.web.console.what_if_view")
+    webhooks = lazy_module("chalicelib.web.webhooks")
+    webhooks_console = lazy_module("chalicelib.web.console.webhooks_view")
 
 app = Chalice(app_name="helpdesk")
 app.middleware("all")(meter.measure)  # every invocation meters what it used of AWS (GET /reports/cost)
@@ -228,6 +232,41 @@ def config_versions() -> Response:
     return admin.config_versions(request())
 
 
+@app.route("/admin/requesters/export", methods=["GET"])
+def export_requester() -> Response:
+    return requesters.export(request())
+
+
+@app.route("/admin/requesters/erase", methods=["POST"])
+def erase_requester() -> Response:
+    return requesters.erase(request())
+
+
+@app.route("/admin/webhooks", methods=["GET"])
+def list_webhooks() -> Response:
+    return webhooks.list_webhooks(request())
+
+
+@app.route("/admin/webhooks", methods=["POST"])
+def create_webhook() -> Response:
+    return webhooks.create_webhook(request())
+
+
+@app.route("/admin/webhooks/{webhook_id}", methods=["GET"])
+def get_webhook(webhook_id: str) -> Response:
+    return webhooks.get_webhook(request(), webhook_id)
+
+
+@app.route("/admin/webhooks/{webhook_id}", methods=["DELETE"])
+def delete_webhook(webhook_id: str) -> Response:
+    return webhooks.delete_webhook(request(), webhook_id)
+
+
+@app.route("/admin/webhooks/{webhook_id}/deliveries", methods=["GET"])
+def webhook_deliveries(webhook_id: str) -> Response:
+    return webhooks.deliveries(request(), webhook_id)
+
+
 @app.route("/saved-replies", methods=["GET"])
 def list_saved_replies() -> Response:
     return saved_replies.list_replies(request())
@@ -419,6 +458,21 @@ def console_what_if_post() -> Response:
     return whatif_console.post(request())
 
 
+@app.route("/console/admin/webhooks", methods=["GET"])
+def console_webhooks() -> Response:
+    return webhooks_console.page(request())
+
+
+@app.route("/console/admin/webhooks", methods=["POST"], content_types=FORM)
+def console_webhooks_post() -> Response:
+    return webhooks_console.post(request())
+
+
+@app.route("/console/admin/webhooks/{webhook_id}", methods=["GET"])
+def console_webhook(webhook_id: str) -> Response:
+    return webhooks_console.detail(request(), webhook_id)
+
+
 @app.route("/console/admin/mail", methods=["GET"])
 def console_mail() -> Response:
     return console.mail_page(request())
@@ -427,6 +481,21 @@ def console_mail() -> Response:
 @app.route("/console/admin/mail", methods=["POST"], content_types=FORM)
 def console_mail_post() -> Response:
     return console.mail_post(request())
+
+
+@app.route("/console/admin/requesters", methods=["GET"])
+def console_requesters() -> Response:
+    return requesters.console_page(request())
+
+
+@app.route("/console/admin/requesters", methods=["POST"], content_types=FORM)
+def console_requesters_erase() -> Response:
+    return requesters.console_erase(request())
+
+
+@app.route("/console/admin/requesters/export", methods=["GET"])
+def console_requester_export() -> Response:
+    return requesters.console_export(request())
 
 
 @app.on_dynamodb_record(
@@ -462,6 +531,12 @@ def survey_sender(event: CloudWatchEvent) -> dict[str, Any]:
 def outbox_retry(event: CloudWatchEvent) -> dict[str, Any]:
     """Sends again, with back-off, the mail SES did not take; gives up visibly after a bounded number of tries."""
     return jobs.run("outbox_retry")
+
+
+@app.lambda_function(name="webhook_sender")
+def webhook_sender(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Sends the webhook deliveries it is handed (invoked without waiting by the stream and the outbox job)."""
+    return lazy_module("chalicelib.webhook_entry").send(event)  # type: ignore[no-any-return]
 
 
 # A placeholder the package replaces with the stack's topic, which SES notifies once it has stored a message in S3.

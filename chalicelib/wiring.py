@@ -7,23 +7,26 @@ from typing import TYPE_CHECKING
 
 from chalicelib.adapters.settings import Settings
 from chalicelib.services.desk import Desk
-from chalicelib.services.ports import Clock
+from chalicelib.services.ports import Clock, EventStore
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from chalicelib.adapters.console import DynamoChangeMarks
+    from chalicelib.domain.webhooks import Webhook
     from chalicelib.services.attachments import Attachments
     from chalicelib.services.console import Console
     from chalicelib.services.cost import CostReport
     from chalicelib.services.jobs import Jobs
     from chalicelib.services.mailing import Notifier, Postman
+    from chalicelib.services.personal_data import PersonalData
     from chalicelib.services.pipeline import Pipeline
     from chalicelib.services.ports import SentMail
     from chalicelib.services.reports import Reports
     from chalicelib.services.saved_replies import SavedReplies
     from chalicelib.services.sessions import Sessions
     from chalicelib.services.surveys import Surveys
+    from chalicelib.services.webhooks import Deliverer, DeliveryKey, EventsOut, Poster, WebhookAdmin
 
 _settings: Settings | None = None
 _desk: Desk | None = None
@@ -38,6 +41,11 @@ _saved_replies: SavedReplies | None = None
 _sessions: Sessions | None = None
 _console: Console | None = None
 _attachments: Attachments | None = None
+_events_out: EventsOut | None = None
+_deliverer: Deliverer | None = None
+_webhook_handoff: Callable[[list[DeliveryKey]], None] | None = None
+_webhook_poster: Poster | None = None
+_webhooks_bound_for: Desk | None = None
 LOCAL_URL = "http://127.0.0.1:8000"
 
 
@@ -66,7 +74,7 @@ def desk() -> Desk:
             DynamoDeskStore(),
             _clock or SystemClock(),
             UlidSource(),
-            DynamoEventStore(),
+            _publishing(DynamoEventStore()),
             LibraryHolidays(),
         )
     return _desk
@@ -125,7 +133,13 @@ def jobs() -> Jobs:
         postman, notifier = mail()
         # The pipeline (and the report modules) load only when a job records something the reports count.
         _jobs = Jobs(
-            desk(), DynamoAgendaStore(), notifier, postman, DynamoOptOutStore(), lambda t, c: pipeline().refresh(t, c)
+            desk(),
+            DynamoAgendaStore(),
+            notifier,
+            postman,
+            DynamoOptOutStore(),
+            lambda t, c: pipeline().refresh(t, c),
+            lambda: deliverer().retry_due(),
         )
     return _jobs
 
@@ -249,6 +263,159 @@ def cost() -> CostReport:
     return CostReport(DynamoMeterReadings(), DynamoStatsStore(), built.config, built.clock)
 
 
+def personal_data() -> PersonalData:
+    """A requester's export and erasure, and the retention job; the report recount goes through the pipeline."""
+    from chalicelib.adapters.personal_data import DynamoPersonalDataStore
+    from chalicelib.adapters.raw_mail import RawMailSettings
+    from chalicelib.adapters.surveys import DynamoSurveyStore
+    from chalicelib.services.personal_data import PersonalData
+
+    return PersonalData(
+        desk(),
+        DynamoPersonalDataStore(RawMailSettings.from_env(os.environ)),
+        DynamoSurveyStore(),
+        attachments,
+        lambda ticket_id, config: pipeline().refresh(ticket_id, config),
+    )
+
+
+def _publishing(events: EventStore) -> EventStore:
+    """The history store that publishes each event it writes for the first time (chalicelib/services/webhooks.py)."""
+    from chalicelib.services.webhooks import PublishingEventStore
+
+    return PublishingEventStore(events, events_out)
+
+
+def _bind_webhooks() -> None:
+    """Once per built desk (which binds the tables and the meter first): a model rebound makes a new connection."""
+    global _webhooks_bound_for
+    built = desk()
+    if _webhooks_bound_for is not built:
+        from chalicelib.adapters import webhooks as records
+
+        config = settings()
+        records.bind(config.desk_table, config.events_table, config.region)
+        _webhooks_bound_for = built
+
+
+def runs_locally() -> bool:
+    """The local run (localdesk/) says so: webhooks may then target http://localhost."""
+    return os.environ.get("HELPDESK_LOCAL_RUN") == "1"
+
+
+def webhook_admin() -> WebhookAdmin:
+    import secrets
+
+    from chalicelib.adapters.webhooks import DynamoDeliveryLog, DynamoWebhookStore
+    from chalicelib.services.webhooks import WebhookAdmin
+
+    _bind_webhooks()
+    built = desk()
+    return WebhookAdmin(
+        DynamoWebhookStore(),
+        DynamoDeliveryLog(),
+        built.clock,
+        built.ids,
+        lambda: "whsec_" + secrets.token_urlsafe(32),
+        local=runs_locally(),
+    )
+
+
+def use_webhook_handoff(handoff: Callable[[list[DeliveryKey]], None] | None, poster: Poster | None = None) -> None:
+    """How deliveries reach the deliverer when no webhook_sender function is deployed (the local run's thread), and
+    how it POSTs (the local run's, outside its gate)."""
+    global _webhook_handoff, _webhook_poster, _events_out, _deliverer
+    _webhook_handoff, _webhook_poster, _events_out, _deliverer = handoff, poster, None, None
+
+
+def _handoff() -> Callable[[list[DeliveryKey]], None]:
+    """Deployed: an asynchronous invocation of webhook_sender. The local run: its own (a thread). Otherwise (the
+    tests): the deliverer right away, in this call."""
+    function = os.environ.get("HELPDESK_WEBHOOK_SENDER_FUNCTION", "").strip()
+    if function:
+        from chalicelib.adapters.webhook_transport import LambdaHandoff
+
+        return LambdaHandoff(function, settings().region)
+    if _webhook_handoff is not None:
+        return _webhook_handoff
+
+    def inline(keys: list[DeliveryKey]) -> None:
+        deliverer().deliver(keys)
+
+    return inline
+
+
+def events_out() -> EventsOut:
+    """The bus (when the stage names one) and the webhooks; boto3's EventBridge client loads on the first put."""
+    global _events_out
+    if _events_out is None:
+        from chalicelib.adapters.webhooks import DynamoDeliveryStore, DynamoWebhookStore
+        from chalicelib.services.webhooks import EventsOut
+
+        _bind_webhooks()
+        built = desk()
+        bus_name = os.environ.get("HELPDESK_EVENT_BUS", "").strip()
+        bus = None
+        if bus_name:
+            from chalicelib.adapters.eventbridge import EventBridgeBus
+
+            bus = EventBridgeBus(bus_name, settings().region)
+        tickets = built.tickets
+        _events_out = EventsOut(DynamoWebhookStore(), DynamoDeliveryStore(), tickets.get, built.clock, _handoff(), bus)
+    return _events_out
+
+
+def deliverer() -> Deliverer:
+    global _deliverer
+    if _deliverer is None:
+        from chalicelib.adapters.clock import SystemClock
+        from chalicelib.adapters.webhook_transport import HttpPoster
+        from chalicelib.adapters.webhooks import DynamoDeliveryLog, DynamoDeliveryStore, DynamoWebhookStore
+        from chalicelib.services.webhooks import Deliverer
+
+        _bind_webhooks()
+        built = desk()
+        _deliverer = Deliverer(
+            DynamoWebhookStore(),
+            DynamoDeliveryStore(),
+            DynamoDeliveryLog(),
+            _webhook_poster or HttpPoster(),
+            built.clock,
+            _handoff(),
+            _tell_admins,
+            signing_clock=SystemClock(),
+        )
+    return _deliverer
+
+
+def _tell_admins(webhook: Webhook) -> None:
+    """One mail per admin through the outbox, keyed by the switch-off, so it is sent once."""
+    from chalicelib.services.mailing import Letter
+    from chalicelib.services.webhooks import OWNER, switched_off_context, switched_off_key
+
+    postman, _ = mail()
+    built = desk()
+    config = built.config()
+    console_url = f"{settings().public_url or LOCAL_URL}/console/admin/webhooks"
+    context = switched_off_context(webhook, config.desk.name, console_url)
+    letters = [
+        Letter(
+            ticket_id=OWNER,
+            key=switched_off_key(webhook, agent.email),
+            kind="webhook_off",
+            to=agent.email,
+            to_name=agent.name,
+            context={**context, "recipient_name": agent.name},
+            automated=True,
+            threaded=False,
+        )
+        for agent in built.store.list_agents()
+        if agent.active and agent.is_admin
+    ]
+    if letters:
+        postman.post(letters, config)
+
+
 def reset(clock: Clock | None = None, on_sent: Callable[[SentMail], None] | None = None) -> None:
     """Forget the built services and settings (tests and the local run rebuild them from a new environment).
 
@@ -259,3 +426,5 @@ def reset(clock: Clock | None = None, on_sent: Callable[[SentMail], None] | None
     _mail, _jobs, _surveys, _reports, _sessions, _console = None, None, None, None, None, None
     global _saved_replies, _attachments
     _saved_replies, _attachments = None, None
+    global _events_out, _deliverer, _webhook_handoff, _webhook_poster, _webhooks_bound_for
+    _events_out, _deliverer, _webhook_handoff, _webhook_poster, _webhooks_bound_for = None, None, None, None, None

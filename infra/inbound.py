@@ -142,7 +142,12 @@ def resources(reader_roles: Sequence[str]) -> Json:
                 "PolicyDocument": {
                     "Version": "2012-10-17",
                     "Statement": [
-                        {"Sid": "RawInboundMail", "Effect": "Allow", "Action": "s3:GetObject", "Resource": objects}
+                        {
+                            "Sid": "RawInboundMail",
+                            "Effect": "Allow",
+                            "Action": ["s3:GetObject", "s3:DeleteObject"],  # erasures delete a person's messages
+                            "Resource": objects,
+                        }
                     ],
                 },
             },

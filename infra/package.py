@@ -41,8 +41,17 @@ FUNCTION_ENVIRONMENT: Json = {
     "HELPDESK_TICKETS_STREAM_ARN": {"Fn::GetAtt": ["TicketsTable", "StreamArn"]},
     "HELPDESK_SENDER_EMAIL": {"Ref": "SenderEmail"},
     "HELPDESK_SES_CONFIGURATION_SET": {"Ref": MAIL_CONFIGURATION_SET},
+    "HELPDESK_EVENT_BUS": {"Ref": "EventBus"},
     **inbound.function_environment(),
 }
+# Events out (chalicelib/services/webhooks.py): the desk's EventBridge bus, and app.py's webhook_sender, which the
+# functions that record history (and so deliveries) or retry deliveries invoke without waiting. Only they are given
+# its name: the API handler records none (and naming the sender, whose links name the REST API, would be a circular
+# dependency), and the sender itself hands nothing on.
+EVENT_BUS = "EventBus"
+WEBHOOK_SENDER = "WebhookSender"
+WEBHOOK_SENDER_VARIABLE = "HELPDESK_WEBHOOK_SENDER_FUNCTION"
+WEBHOOK_HANDOFF_FUNCTIONS = ("TicketChanges", "StaleSweep", "SlaSweep", "SurveySender", "OutboxRetry")
 # Also set on every function, to a value that depends on the function (see public_url).
 PUBLIC_URL_VARIABLE = "HELPDESK_PUBLIC_URL"
 # The function SES's notifications reach (app.py's `inbound_mail`), and the topic it names there.
@@ -58,14 +67,21 @@ ATTACHMENTS_PREFIX = attachment_store.PREFIX
 # Store a file, read it (HeadObject is GetObject's permission too), delete it: never list the bucket or touch it whole.
 ATTACHMENT_ACTIONS = ["s3:PutObject", "s3:GetObject", "s3:DeleteObject"]
 # The only functions that touch files (Chalice's logical names): the API handler (uploads, downloads, deletes),
-# inbound_mail (a mail's files), ticket_changes (sends the mail that carries files) and outbox_retry (sends it again).
-# Only they get the bucket's name and the grant on its files.
-ATTACHMENT_FUNCTIONS = ("APIHandler", INBOUND_FUNCTION, "TicketChanges", "OutboxRetry")
+# inbound_mail (a mail's files), ticket_changes (sends the mail that carries files), outbox_retry (sends it again) and
+# stale_sweep (its retention job erases old tickets' files). Only they get the bucket's name and the grant on its files.
+ATTACHMENT_FUNCTIONS = ("APIHandler", INBOUND_FUNCTION, "TicketChanges", "OutboxRetry", "StaleSweep")
 # The only functions that read the raw mail SES stores (s3:GetObject under inbound.PREFIX): inbound_mail, which reads
 # each message it is told of, and the API handler, which serves the console's "Original message" download.
-RAW_MAIL_FUNCTIONS = (INBOUND_FUNCTION, "APIHandler")
+# The API handler (a requester's erasure) and stale_sweep (retention) also delete the messages of erased tickets.
+RAW_MAIL_FUNCTIONS = (INBOUND_FUNCTION, "APIHandler", "StaleSweep")
+RAW_MAIL_ACTIONS = ["s3:GetObject", "s3:DeleteObject"]
 # A stage may name its inbound address: it becomes the InboundAddress parameter's default (see inbound_address).
-PACKAGED_VARIABLES = {*FUNCTION_ENVIRONMENT, PUBLIC_URL_VARIABLE, ATTACHMENTS_VARIABLE} - {inbound.ADDRESS_VARIABLE}
+PACKAGED_VARIABLES = {
+    *FUNCTION_ENVIRONMENT,
+    PUBLIC_URL_VARIABLE,
+    ATTACHMENTS_VARIABLE,
+    WEBHOOK_SENDER_VARIABLE,
+} - {inbound.ADDRESS_VARIABLE}
 LOG_RETENTION_DAYS = 30
 # The only stream the app reads; app.py names it STREAM_PLACEHOLDER when packaged (HELPDESK_TICKETS_STREAM_ARN unset).
 STREAM_TABLE = "TicketsTable"
@@ -271,12 +287,17 @@ def deploy_resources() -> Json:
             },
         },
         **_mail_resources(),
+        # Every event the history records is put on this bus (Source "helpdesk", DetailType the kind): a desk's
+        # owner routes them with rules of their own. A custom bus costs nothing while no event is put on it.
+        EVENT_BUS: {"Type": "AWS::Events::EventBus", "Properties": {"Name": {"Fn::Sub": "${AWS::StackName}-events"}}},
     }
 
 
 def deploy_outputs() -> Json:
     return {
         "StreamDeadLetterQueueUrl": {"Value": {"Ref": DEAD_LETTER_QUEUE}},
+        "EventBusName": {"Value": {"Ref": EVENT_BUS}},
+        "EventBusArn": {"Value": {"Fn::GetAtt": [EVENT_BUS, "Arn"]}},
         "MailConfigurationSetName": {"Value": {"Ref": MAIL_CONFIGURATION_SET}},
         "MailEventsTopicArn": {"Value": {"Ref": MAIL_EVENTS_TOPIC}},
         **inbound.outputs(),
@@ -342,6 +363,8 @@ def function_environment(template: Json, function: str) -> Json:
     variables = {**copy.deepcopy(FUNCTION_ENVIRONMENT), PUBLIC_URL_VARIABLE: public_url(template, function)}
     if function in ATTACHMENT_FUNCTIONS:
         variables[ATTACHMENTS_VARIABLE] = {"Ref": ATTACHMENTS_BUCKET}
+    if function in WEBHOOK_HANDOFF_FUNCTIONS and WEBHOOK_SENDER in template.get("Resources", {}):
+        variables[WEBHOOK_SENDER_VARIABLE] = {"Ref": WEBHOOK_SENDER}
     return variables
 
 
@@ -683,7 +706,7 @@ def _grant_problems(template: Json) -> list[str]:
     and delete the files (no listing, no other key, no whole bucket)."""
     problems: list[str] = []
     allowed = {
-        json.dumps(raw_mail_objects()): {"s3:getobject"},
+        json.dumps(raw_mail_objects()): {a.lower() for a in RAW_MAIL_ACTIONS},
         json.dumps(attachment_objects()): {a.lower() for a in ATTACHMENT_ACTIONS},
     }
     holders: dict[str, set[str]] = {resource: set() for resource in allowed}

@@ -94,6 +94,7 @@ def prepare(environ: MutableMapping[str, str], listen: Listen, stage_variables: 
     if not environ.get("HELPDESK_INBOUND_ADDRESS", "").strip():
         environ["HELPDESK_INBOUND_ADDRESS"] = DEFAULT_INBOUND
     environ["HELPDESK_RAW_MAIL_PREFIX"] = RAW_MAIL_PREFIX
+    environ["HELPDESK_LOCAL_RUN"] = "1"  # webhooks may target http://localhost and http://127.0.0.1 here
     # Deployed, a file over 4 MB is handed out as a short S3 link (a Lambda answers at most 6 MB). Here S3 is moto
     # inside this process, which no browser can reach, and the local server has no answer limit: it serves them all.
     environ.setdefault("HELPDESK_DOWNLOAD_INLINE_BYTES", str(LOCAL_DOWNLOAD_INLINE_BYTES))

@@ -65,6 +65,7 @@ class LocalDesk:
         from localdesk.routes import register_local_routes
         from localdesk.server import Gate, build_server
         from localdesk.smtp import InboundDelivery, smtp_listen, start_smtp
+        from localdesk.webhooks import install as install_webhooks
 
         self._gate = Gate()  # everything that touches moto from another thread takes its turn here
         config = Config(chalice_stage=STAGE, config_from_disk=chalice_config())
@@ -96,6 +97,7 @@ class LocalDesk:
         address = os.environ["HELPDESK_INBOUND_ADDRESS"]
         self.inbound = InboundDelivery.for_app(app, raw_mail, address, self._gate.turn, clock.now)
         register_local_routes(app, clock, self._jobs, self.mail_log, self.inbound)
+        install_webhooks(app, self._gate, region)  # the local bus; deliveries in a thread, within seconds
         self._poller = stream_poller(app, outputs["TicketsTableStreamArn"], region, self._gate)
         self._poller.start()
         self._jobs.start()

@@ -42,6 +42,15 @@ class Gate:
                 raise GateClosedError
             yield
 
+    @contextmanager
+    def outside(self) -> Iterator[None]:
+        """Within a turn: let others in while this one waits on something that is not moto (a webhook's receiver)."""
+        self._lock.release()
+        try:
+            yield
+        finally:
+            self._lock.acquire()
+
     def close(self) -> None:
         """Waits for the one in progress, then refuses every later turn."""
         with self._lock:

@@ -650,8 +650,10 @@ def test_the_receipt_rule_scans_requires_tls_and_stores_then_notifies_in_one_act
     }
 
 
-# The functions that read the raw mail SES stores: inbound_mail, and the API handler ("Original message").
-RAW_MAIL_FUNCTIONS = {"InboundMail", "APIHandler"}
+# The functions that read the raw mail SES stores: inbound_mail, and the API handler ("Original message"); the API
+# handler and stale_sweep also delete an erased ticket's messages (a requester's erasure, retention).
+RAW_MAIL_FUNCTIONS = {"InboundMail", "APIHandler", "StaleSweep"}
+RAW_MAIL_ROLES = ["ApiHandlerRole", "InboundMailRole", "StaleSweepRole"]
 
 
 def test_only_the_inbound_function_and_the_api_handler_read_raw_mail_and_only_under_the_prefix(
@@ -677,10 +679,10 @@ def test_only_the_inbound_function_and_the_api_handler_read_raw_mail_and_only_un
     # The attachments' grant is the only other S3 one (test_only_the_functions_that_touch_files_*).
     [(name, statement)] = [(n, s) for n, s in s3_grants if "RawMailBucket" in json.dumps(s)]
     roles = transformed["Resources"][name]["Properties"]["Roles"]
-    assert sorted(r["Ref"] for r in roles) == ["ApiHandlerRole", "InboundMailRole"]
-    assert {_role_of(template, f) for f in RAW_MAIL_FUNCTIONS} == {"ApiHandlerRole", "InboundMailRole"}
+    assert sorted(r["Ref"] for r in roles) == RAW_MAIL_ROLES
+    assert {_role_of(template, f) for f in RAW_MAIL_FUNCTIONS} == set(RAW_MAIL_ROLES)
     assert (statement["Action"], statement["Resource"]) == (
-        "s3:GetObject",
+        ["s3:GetObject", "s3:DeleteObject"],
         {"Fn::Sub": "${RawMailBucket.Arn}/inbound/*"},
     )
     # As unconditional as the bucket: messages stored before mail in was turned off can still be downloaded.
@@ -706,7 +708,7 @@ def test_a_stage_inbound_address_is_the_parameters_default_not_a_refused_variabl
 
 
 # Files on tickets (DESIGN.md §7): the functions that store, read and delete them, and the bucket that keeps them.
-ATTACHMENT_FUNCTIONS = {"APIHandler", "InboundMail", "TicketChanges", "OutboxRetry"}
+ATTACHMENT_FUNCTIONS = {"APIHandler", "InboundMail", "TicketChanges", "OutboxRetry", "StaleSweep"}
 ATTACHMENT_OBJECTS = {"Fn::Sub": "${AttachmentsBucket.Arn}/attachments/*"}
 RAW_MAIL_OBJECTS = {"Fn::Sub": "${RawMailBucket.Arn}/inbound/*"}
 FILE_ACTIONS = ("s3:PutObject", "s3:GetObject", "s3:DeleteObject")
@@ -766,7 +768,9 @@ def test_the_files_functions_may_store_read_and_delete_files_and_s3_grants_nothi
     roles = {_role_of(template, name) for name in ATTACHMENT_FUNCTIONS}
     assert len(roles) == len(ATTACHMENT_FUNCTIONS)  # each its own: a shared role would give its other functions files
     expected = {
-        (role, "s3:GetObject", json.dumps(RAW_MAIL_OBJECTS)) for role in ("InboundMailRole", "ApiHandlerRole")
+        (role, action, json.dumps(RAW_MAIL_OBJECTS))
+        for role in RAW_MAIL_ROLES
+        for action in ("s3:GetObject", "s3:DeleteObject")
     } | {(role, action, json.dumps(ATTACHMENT_OBJECTS)) for role in roles for action in FILE_ACTIONS}
     for packaged_template in (template, transformed):
         assert _s3_grants(packaged_template) == expected
@@ -852,12 +856,12 @@ def _raw_mail_policy(template: Json) -> Json:
     return properties
 
 
-def test_a_third_role_that_reads_raw_mail_is_refused(template: Json) -> None:
+def test_a_fourth_role_that_reads_raw_mail_is_refused(template: Json) -> None:
     changed = copy.deepcopy(template)
     _raw_mail_policy(changed)["Roles"].append({"Ref": "SlaSweepRole"})
     refused = (
-        "${RawMailBucket.Arn}/inbound/* is granted to ['ApiHandlerRole', 'InboundMailRole', 'SlaSweepRole'], "
-        "not exactly ['ApiHandlerRole', 'InboundMailRole']"
+        "${RawMailBucket.Arn}/inbound/* is granted to ['ApiHandlerRole', 'InboundMailRole', 'SlaSweepRole', "
+        "'StaleSweepRole'], not exactly ['ApiHandlerRole', 'InboundMailRole', 'StaleSweepRole']"
     )
     assert package.template_problems(changed) == [refused]
 
@@ -874,8 +878,8 @@ BROADER_RAW_MAIL_GRANTS: dict[str, Callable[[Json], object]] = {
     "every key of the bucket": lambda t: _raw_mail_policy(t)["PolicyDocument"]["Statement"][0].update(
         Resource={"Fn::Sub": "${RawMailBucket.Arn}/*"}
     ),
-    "more than reading": lambda t: _raw_mail_policy(t)["PolicyDocument"]["Statement"][0].update(
-        Action=["s3:GetObject", "s3:DeleteObject"]
+    "more than reading and deleting": lambda t: _raw_mail_policy(t)["PolicyDocument"]["Statement"][0].update(
+        Action=["s3:GetObject", "s3:DeleteObject", "s3:PutObject"]
     ),
 }
 

@@ -59,6 +59,7 @@ FUNCTIONS = (
     "survey_sender",
     "outbox_retry",
     "inbound_mail",
+    "webhook_sender",
 )
 DEFAULT_FUNCTION = "api_handler"
 SNAPSHOT_FUNCTION = "stale_sweep"  # hourly: the first run of a UTC day records the storage

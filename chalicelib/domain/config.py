@@ -262,6 +262,9 @@ class DeskConfig:
     survey: SurveySettings = SurveySettings(False, frozenset(), 60, 5, 28, 30)
     attachments: AttachmentLimits = field(default_factory=AttachmentLimits)
     prices: Prices = field(default_factory=Prices)
+    # Days after a ticket is done before its requester's data is erased (chalicelib/services/personal_data.py,
+    # run by the hourly stale sweep); None: kept until someone erases it.
+    retention_days: int | None = None
 
     def type_named(self, key: str) -> TicketType | None:
         return self.types.get(key)
@@ -414,7 +417,7 @@ def parse_config(document: Any, public_holidays: PublicHolidays | None = None) -
         "",
         {
             "desk", "teams", "priorities", "statuses", "workflows", "types", "sla", "email", "stale_rules", "survey",
-            "attachments", "cost",
+            "attachments", "cost", "retention",
         },
         {"desk", "priorities", "statuses", "workflows", "types", "sla"},
     )  # fmt: skip
@@ -430,6 +433,7 @@ def parse_config(document: Any, public_holidays: PublicHolidays | None = None) -
     email = _parse_email(c, doc.get("email", {}), statuses)
     stale_rules = _parse_stale_rules(c, doc.get("stale_rules", []), statuses, workflows)
     survey = _parse_survey(c, doc.get("survey"), statuses)
+    retention = None if doc.get("retention") is None else c.whole(doc.get("retention"), "retention", 1, 3650)
     attachments = AttachmentLimits()
     try:
         attachments = parse_limits(doc.get("attachments"))
@@ -457,6 +461,7 @@ def parse_config(document: Any, public_holidays: PublicHolidays | None = None) -
         survey=survey,
         attachments=attachments,
         prices=prices,
+        retention_days=retention,
     )
 
 

@@ -64,6 +64,10 @@ LEAVES_OUT = (
     "SQS: the stream's dead-letter queue gets a message only when a ticket change failed for good (none is metered).",
     "SNS for bounce and complaint events, and the mail-events subscription's mails.",
     (
+        "EventBridge: every history event put on the desk's bus ($1.00 per million custom events; not metered), and "
+        "what the owner's own rules on it cost. The webhook_sender function's invocations are metered above."
+    ),
+    (
         "DynamoDB storage is read once a UTC day (DescribeTable); a day without its reading takes the nearest one. "
         "Under moto TableSizeBytes is 0, so the local run and the tests show no table storage."
     ),

@@ -26,6 +26,8 @@ SLA_AT_RISK = "sla_at_risk"
 SLA_BREACHED = "sla_breached"
 SURVEY_SENT = "survey_sent"
 SURVEY_ANSWERED = "survey_answered"
+ERASED = "erased"  # a person's data was taken out of the ticket (chalicelib/services/personal_data.py)
+ERASER = "system:erasure"  # who writes an erasure: its ticket write records no change in the history
 # Within one write, events sort in this order; a comment made with a transition sorts after it.
 ORDER = {
     CREATED: 0,
@@ -60,7 +62,12 @@ def _event(ticket: Ticket, kind: str, data: dict[str, Any]) -> HistoryEvent:
 
 
 def ticket_events(config: DeskConfig, old: Ticket | None, new: Ticket) -> list[HistoryEvent]:
-    """The visible changes between two states of a ticket; none when only counters or derived keys changed."""
+    """The visible changes between two states of a ticket; none when only counters or derived keys changed.
+
+    An erasure's write records none either: its `erased` event is written beside it, and an event from the
+    old and new subject would put back what was erased."""
+    if new.changed_by == ERASER:
+        return []
     if old is None:
         return [
             _event(

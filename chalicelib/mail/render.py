@@ -32,6 +32,7 @@ KINDS = (
     "sign_in",
     "ack_ceiling",
     "too_large",
+    "webhook_off",
 )
 # The kinds a person may answer by mail: about one ticket, to its requester or its agents. When the desk receives
 # mail they start with the reply marker, above which an answer is read (chalicelib/mail/replies.py). Not the

@@ -44,6 +44,7 @@ class Jobs:
         postman: Postman,
         optouts: OptOutStore,
         refresh: Callable[[str, DeskConfig], Tracker | None] | None = None,
+        webhook_retries: Callable[[], dict[str, int]] | None = None,
     ) -> None:
         self.desk = desk
         self.agenda = agenda
@@ -52,6 +53,8 @@ class Jobs:
         self.optouts = optouts
         # Recounts a ticket's share of the reports after a job recorded a breach or a survey sent.
         self.refresh = refresh
+        # Hands the webhook deliveries due for another attempt to their deliverer (chalicelib/services/webhooks.py).
+        self.webhook_retries = webhook_retries
 
     # stale reminders ------------------------------------------------------------------------------
 
@@ -227,7 +230,12 @@ class Jobs:
     # outbox -----------------------------------------------------------------------------------------
 
     def outbox_retry(self) -> dict[str, Any]:
-        return self.postman.retry_due()
+        tally: dict[str, Any] = self.postman.retry_due()
+        if self.webhook_retries is not None:
+            webhooks = self.webhook_retries()
+            if webhooks["due"]:
+                tally["webhooks"] = webhooks
+        return tally
 
 
 @dataclass(frozen=True)

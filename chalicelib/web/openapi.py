@@ -1080,6 +1080,65 @@ def api_paths() -> dict[str, dict[str, Schema]]:
                 parameters=[q("limit", {"type": "integer", "minimum": 1}), q("version", INT)],
             )
         },
+        "/admin/requesters/export": {
+            "get": op(
+                "export_requester",
+                "Everything the desk holds about one requester, as one document (an unknown address: empty lists)",
+                {
+                    "200": ok(
+                        obj(
+                            {
+                                "email": STRING,
+                                "tickets": {
+                                    "type": "array",
+                                    "description": "Each ticket's fields with its public comments, files as links "
+                                    "(`url`), history, the mail sent to the person (`mails`) and the survey answer",
+                                    "items": {"type": "object"},
+                                },
+                                "survey_opt_outs": {"type": "array", "items": STRING},
+                            }
+                        )
+                    ),
+                    **errors(400, 401, 403, 422),
+                },
+                tags="admin",
+                security=ADMIN,
+                parameters=[q("email")],
+            )
+        },
+        "/admin/requesters/erase": {
+            "post": op(
+                "erase_requester",
+                "Erase a requester's personal data, keeping the reports' figures; `limit` tickets per call (default "
+                "10): call again until `complete`. A call with nothing left changes nothing",
+                {
+                    "200": ok(
+                        obj(
+                            {
+                                "complete": {"type": "boolean"},
+                                "tickets_erased": INT,
+                                "erased_now": INT,
+                                "changing": {
+                                    "type": "array",
+                                    "items": STRING,
+                                    "description": "Tickets that kept changing during the erasure: the next call "
+                                    "tries them again",
+                                },
+                            }
+                        )
+                    ),
+                    **errors(400, 401, 403, 422),
+                },
+                tags="admin",
+                security=ADMIN,
+                body=json_body(
+                    obj(
+                        {"email": STRING, "confirm": {"type": "boolean", "const": True}},
+                        {"limit": {"type": "integer", "minimum": 1, "maximum": 100}},
+                    )
+                ),
+            )
+        },
         "/saved-replies": {
             "get": op(
                 "list_saved_replies",
@@ -1132,6 +1191,108 @@ def api_paths() -> dict[str, dict[str, Schema]]:
                 parameters=[path("reply_id")],
             ),
         },
+        **webhook_paths(),
+    }
+
+
+WEBHOOK: Schema = obj(
+    {
+        "id": STRING,
+        "url": STRING,
+        "kinds": {"type": "array", "items": STRING, "description": 'The event kinds it gets; ["*"]: every kind'},
+        "format": {"enum": ["json", "slack"]},
+        "description": STRING,
+        "active": {"type": "boolean", "description": "False once switched off after a day of failures"},
+        "created_at": STRING,
+        "created_by": STRING,
+        "failing_since": nullable(STRING),
+        "switched_off_at": nullable(STRING),
+    }
+)
+WEBHOOK_ATTEMPT: Schema = obj(
+    {
+        "at": STRING,
+        "event_id": STRING,
+        "kind": STRING,
+        "ticket_ref": STRING,
+        "attempt": INT,
+        "status": nullable(INT),
+        "error": nullable(STRING),
+        "duration_ms": INT,
+        "ok": BOOL,
+    }
+)
+
+
+def webhook_paths() -> dict[str, dict[str, Schema]]:
+    """Events out (docs/EVENTS.md): the webhooks admins configure and their delivery logs."""
+    webhook_id = [path("webhook_id")]
+    return {
+        "/admin/webhooks": {
+            "get": op(
+                "list_webhooks",
+                "Every webhook (never its secret)",
+                {"200": ok(obj({"webhooks": {"type": "array", "items": WEBHOOK}})), **errors(401, 403, 422)},
+                tags="admin",
+                security=ADMIN,
+            ),
+            "post": op(
+                "create_webhook",
+                "Add a webhook: every event of its kinds is POSTed to `url`, signed with the `secret` of this "
+                "answer (shown only here). https only, except http://localhost and 127.0.0.1 in the local run",
+                {
+                    "201": ok(obj({"webhook": WEBHOOK, "secret": STRING}), "Created", headers=LOCATION),
+                    **errors(400, 401, 403, 409, 422),
+                },
+                tags="admin",
+                security=ADMIN,
+                body=json_body(
+                    obj(
+                        {"url": STRING},
+                        {
+                            "kinds": {
+                                "oneOf": [{"type": "array", "items": STRING}, {"const": "*"}],
+                                "description": "Event kinds (docs/EVENTS.md); empty or * for every kind",
+                            },
+                            "format": {"enum": ["json", "slack"], "description": 'slack: {"text": ...}'},
+                            "description": STRING,
+                        },
+                        extra=False,
+                    )
+                ),
+            ),
+        },
+        "/admin/webhooks/{webhook_id}": {
+            "get": op(
+                "get_webhook",
+                "One webhook",
+                {"200": ok(obj({"webhook": WEBHOOK})), **errors(401, 403, 404, 422)},
+                tags="admin",
+                security=ADMIN,
+                parameters=webhook_id,
+            ),
+            "delete": op(
+                "delete_webhook",
+                "Delete a webhook; its pending deliveries are given up",
+                {"204": {"description": "Deleted"}, **errors(401, 403, 404)},
+                tags="admin",
+                security=ADMIN,
+                parameters=webhook_id,
+            ),
+        },
+        "/admin/webhooks/{webhook_id}/deliveries": {
+            "get": op(
+                "webhook_deliveries",
+                "The webhook's latest delivery attempts, newest first (no event contents)",
+                {
+                    "200": ok(obj({"deliveries": {"type": "array", "items": WEBHOOK_ATTEMPT}})),
+                    **errors(401, 403, 404, 422),
+                },
+                tags="admin",
+                security=ADMIN,
+                parameters=[*webhook_id, q("limit", {"type": "integer", "minimum": 1, "maximum": 50})],
+            ),
+        },
     }
 
 
@@ -1153,7 +1314,11 @@ CONSOLE_PAGES: tuple[tuple[str, str, str], ...] = (
     ("/console/admin/config", "console_config", "Configuration (admins)"),
     ("/console/admin/what-if", "console_what_if", "What-if SLA: current and proposed targets side by side (admins)"),
     ("/console/admin/mail", "console_mail", "Mail and the outbox (admins)"),
+    ("/console/admin/webhooks", "console_webhooks", "Webhooks and their delivery logs (admins)"),
+    ("/console/admin/webhooks/{webhook_id}", "console_webhook", "One webhook's delivery log (admins)"),
     ("/console/admin/cost", "console_cost", "What the desk costs (admins)"),
+    ("/console/admin/requesters", "console_requesters", "A requester's data: look up, export, erase (admins)"),
+    ("/console/admin/requesters/export", "console_requester_export", "A requester's export as a file (admins)"),
 )
 CONSOLE_POSTS: tuple[tuple[str, str, str], ...] = (
     ("/console/bulk", "console_bulk", "Change many tickets at once"),
@@ -1170,6 +1335,8 @@ CONSOLE_POSTS: tuple[tuple[str, str, str], ...] = (
     ("/console/admin/config", "console_config_post", "Replace the configuration"),
     ("/console/admin/what-if", "console_what_if_post", "Compare a proposed SLA policy for a period"),
     ("/console/admin/mail", "console_mail_post", "Retry mail"),
+    ("/console/admin/webhooks", "console_webhooks_post", "Add or delete a webhook"),
+    ("/console/admin/requesters", "console_requesters_erase", "Erase a requester's data (the address typed again)"),
 )
 SIGNED_OUT = ("/console/sign-in", "/console/sign-in/confirm")
 

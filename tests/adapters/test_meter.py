@@ -259,6 +259,7 @@ def test_the_meter_names_functions_as_app_py_does_and_maps_deployed_names_back()
     import app
 
     handlers = {source.name for source in app.app.event_sources} | {"api_handler"}
+    handlers |= {function.name for function in app.app.pure_lambda_functions}  # webhook_sender
 
     assert set(meter.FUNCTIONS) == handlers
     assert all(meter.logical_id(n) == to_cfn_resource_name(n) for n in handlers - {"api_handler"})

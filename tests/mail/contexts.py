@@ -139,13 +139,21 @@ def contexts(*, hostile: bool = False) -> dict[str, dict[str, Any]]:
             "limit_text": "25 MB",
             "link": HOSTILE_URL if hostile else "https://desk.example.org/form",
         },
+        "webhook_off": {
+            "desk_name": common["desk_name"],
+            "recipient_name": name,
+            "url": "https://hooks.example.org/desk",
+            "description": "Team chat",
+            "failing_since": "2025-03-04 14:00 UTC",
+            "console_url": console,
+        },
     }
 
 
 REQUESTER_KINDS = ("acknowledgement", "reply", "status", "reminder", "survey")
 AGENT_KINDS = ("assigned", "requester_comment", "team_reminder", "sla", "sla_digest")
 # about no one ticket: no reference in the subject or the footer
-TICKETLESS_KINDS = ("sla_digest", "sign_in", "ack_ceiling", "too_large")
+TICKETLESS_KINDS = ("sla_digest", "sign_in", "ack_ceiling", "too_large", "webhook_off")
 
 PORTAL_KINDS = ("acknowledgement", "reply", "status", "reminder")
 

@@ -198,7 +198,7 @@ def test_the_console_form_posts_document_chalices_415_for_a_body_that_is_not_a_f
 
     assert answer.status_code == 415
     assert json.loads(answer.body)["Code"] == "UnsupportedMediaType"
-    assert len(posts) == 14
+    assert len(posts) == 16
     for operation in posts.values():
         declared = operation["responses"]["415"]["content"]["application/json"]["schema"]
         assert declared["properties"]["Code"]["enum"] == ["UnsupportedMediaType"]

@@ -1,0 +1,476 @@
+"""Events out: every history event newly written goes to the event bus and to the webhooks that want it, signed,
+retried with back-off, logged for admins; a webhook failing for a day is switched off and the admins told once."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any, Protocol
+
+from chalicelib.domain import webhooks as rules
+from chalicelib.domain.agents import Agent
+from chalicelib.domain.errors import ConflictError, NotFoundError, ValidationError
+from chalicelib.domain.history import HistoryEvent
+from chalicelib.domain.sla import Tracker
+from chalicelib.domain.tickets import Ticket, stamp
+from chalicelib.domain.webhooks import Webhook
+from chalicelib.services.ports import Clock, DueTracker, EventStore, HistoryPage, IdSource
+
+logger = logging.getLogger("helpdesk.webhooks")
+PENDING = "pending"
+SENT = "sent"
+FAILED = "failed"  # given up: tried for a day, or its webhook was deleted or switched off
+MAX_WEBHOOKS = 20  # each event is recorded once per webhook that wants it: the fan-out stays small
+RETRY_BATCH = 100
+# Deliveries per webhook_sender invocation: even if every receiver takes its whole 5 s, one invocation ends well
+# within the function's 20 s (what a timed-out invocation had claimed is due again for the outbox job).
+HANDOFF_BATCH = 3
+OWNER = "desk#webhooks"  # the outbox partition of the admins' mails about webhooks
+
+
+@dataclass(frozen=True)
+class DeliveryKey:
+    """Where a delivery is stored: the ticket's partition, `hook#<webhook id>#<event key>`."""
+
+    ticket_id: str
+    webhook_id: str
+    event_key: str
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One event for one webhook, with the exact body that is signed and sent at every attempt."""
+
+    ticket_id: str
+    webhook_id: str
+    event_key: str
+    event_id: str
+    kind: str
+    ref: str
+    body: str
+    created_at: datetime
+    state: str = PENDING
+    attempts: int = 0
+    next_attempt_at: datetime | None = None
+    last_status: int | None = None
+    last_error: str | None = None
+
+    @property
+    def key(self) -> DeliveryKey:
+        return DeliveryKey(self.ticket_id, self.webhook_id, self.event_key)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One line of a webhook's delivery log: what was sent when and what came back, no personal data."""
+
+    webhook_id: str
+    at: datetime
+    event_id: str
+    kind: str
+    ref: str
+    attempt: int
+    status: int | None
+    error: str | None
+    duration_ms: int
+
+    @property
+    def ok(self) -> bool:
+        return rules.succeeded(self.status)
+
+
+@dataclass(frozen=True)
+class Posted:
+    """What a receiver answered: its status code, or why there was none (timeout, refused, TLS ...)."""
+
+    status: int | None
+    error: str | None
+    duration_ms: int
+
+
+class WebhookStore(Protocol):
+    def all(self) -> list[Webhook]:
+        """Every webhook, with one Query."""
+
+    def get(self, webhook_id: str) -> Webhook | None: ...
+
+    def add(self, webhook: Webhook) -> None: ...
+
+    def delete(self, webhook_id: str) -> bool:
+        """Whether there was one to delete."""
+
+    def failing(self, webhook_id: str, since: datetime) -> None:
+        """Note the first failure since the last success (kept if one is noted already)."""
+
+    def recovered(self, webhook_id: str) -> None: ...
+
+    def switch_off(self, webhook_id: str, now: datetime) -> bool:
+        """Switch an active webhook off; False when it was off already (someone else switched it)."""
+
+
+class DeliveryStore(Protocol):
+    def record(self, delivery: Delivery) -> bool:
+        """Store it unless its key is taken (a redelivered record); whether it was new."""
+
+    def get(self, key: DeliveryKey) -> Delivery | None: ...
+
+    def claim(self, delivery: Delivery, retry_at: datetime) -> Delivery | None:
+        """Take the next attempt: +1 attempt and the next one due at `retry_at` (so an attempt that dies is tried
+        again), conditional on the attempts read; None when another deliverer took it first."""
+
+    def done(self, delivery: Delivery, state: str, status: int | None, error: str | None) -> None:
+        """After an attempt: sent, still pending (due at its claimed retry time) or given up."""
+
+    def due(self, now: datetime, limit: int) -> list[Delivery]: ...
+
+
+class DeliveryLog(Protocol):
+    def add(self, attempt: Attempt) -> None: ...
+
+    def recent(self, webhook_id: str, limit: int) -> list[Attempt]:
+        """Newest first."""
+
+
+class Poster(Protocol):
+    def post(self, url: str, body: bytes, headers: dict[str, str], timeout: float) -> Posted:
+        """One POST; never raises for what the receiver or the network did."""
+
+
+class Bus(Protocol):
+    def put(self, events: list[dict[str, Any]]) -> int:
+        """Publish the events (in batches the bus takes); how many it refused."""
+
+
+Handoff = Callable[[list[DeliveryKey]], None]
+
+
+@dataclass(frozen=True)
+class Created:
+    webhook: Webhook
+    secret: str  # shown in this answer only
+
+
+class WebhookAdmin:
+    """The admins' webhooks: add (the secret shown once), list, delete, and each one's delivery log."""
+
+    def __init__(
+        self,
+        store: WebhookStore,
+        log: DeliveryLog,
+        clock: Clock,
+        ids: IdSource,
+        new_secret: Callable[[], str],
+        *,
+        local: bool,
+    ) -> None:
+        self.store = store
+        self.log = log
+        self.clock = clock
+        self.ids = ids
+        self.new_secret = new_secret
+        self.local = local
+
+    def create(self, raw: Any, admin: Agent) -> Created:
+        wanted = rules.webhook_request(raw, local=self.local)
+        if len(self.store.all()) >= MAX_WEBHOOKS:
+            raise ConflictError(f"a desk has at most {MAX_WEBHOOKS} webhooks; delete one first")
+        secret = self.new_secret()
+        webhook = Webhook(
+            id=self.ids.new_id(),
+            url=wanted.url,
+            kinds=wanted.kinds,
+            format=wanted.format,
+            secret=secret,
+            active=True,
+            created_at=self.clock.now(),
+            created_by=f"agent:{admin.id}",
+            description=wanted.description,
+        )
+        self.store.add(webhook)
+        return Created(webhook, secret)
+
+    def listing(self) -> list[Webhook]:
+        return sorted(self.store.all(), key=lambda w: w.created_at)
+
+    def get(self, webhook_id: str) -> Webhook:
+        webhook = self.store.get(webhook_id) if _plausible(webhook_id) else None
+        if webhook is None:
+            raise NotFoundError(f"no webhook {webhook_id}")
+        return webhook
+
+    def delete(self, webhook_id: str) -> None:
+        """Its pending deliveries are given up when they come due (the deliverer finds no webhook)."""
+        if not _plausible(webhook_id) or not self.store.delete(webhook_id):
+            raise NotFoundError(f"no webhook {webhook_id}")
+
+    def deliveries(self, webhook_id: str, limit: Any = None) -> list[Attempt]:
+        self.get(webhook_id)
+        return self.log.recent(webhook_id, _limit(limit))
+
+
+def _plausible(webhook_id: str) -> bool:
+    return 0 < len(webhook_id) <= 64 and webhook_id.isalnum()
+
+
+def _limit(raw: Any) -> int:
+    if raw is None or raw == "":
+        return rules.LOG_LIMIT
+    text = str(raw)
+    if not text.isdigit() or not 1 <= int(text) <= rules.LOG_LIMIT:
+        raise ValidationError("limit is not valid", {"limit": f"must be a whole number from 1 to {rules.LOG_LIMIT}"})
+    return int(text)
+
+
+class EventsOut:
+    """Publishes events that were just written for the first time: one bus entry each, one delivery per webhook
+    that wants it (recorded under a key of the webhook and the event, so nothing is recorded twice), handed to
+    the deliverer per webhook so that a slow receiver holds up only its own deliveries."""
+
+    def __init__(
+        self,
+        webhooks: WebhookStore,
+        deliveries: DeliveryStore,
+        tickets: Callable[[str], Ticket | None],
+        clock: Clock,
+        handoff: Handoff,
+        bus: Bus | None = None,
+    ) -> None:
+        self.webhooks = webhooks
+        self.deliveries = deliveries
+        self.tickets = tickets
+        self.clock = clock
+        self.handoff = handoff
+        self.bus = bus
+
+    def published(self, events: list[HistoryEvent]) -> dict[str, int]:
+        """A failure here is logged, not raised: the events are written, and a redelivered record would find them
+        there and publish nothing, so failing the record would not bring them back."""
+        tally = {"events": len(events), "bus_refused": 0, "deliveries": 0}
+        if not events:
+            return tally
+        try:
+            hooks = [w for w in self.webhooks.all() if w.active]
+            if self.bus is None and not hooks:
+                return tally
+            bodies = self._bodies(events)
+            if self.bus is not None:
+                tally["bus_refused"] = self.bus.put(bodies)
+            fresh = self._record(hooks, events, bodies)
+        except Exception:
+            logger.exception("events not published", extra={"events": [f"{e.ticket_id}/{e.key}" for e in events]})
+            return tally
+        tally["deliveries"] = len(fresh)
+        hand_over(self.handoff, [d.key for d in fresh])
+        return tally
+
+    def _bodies(self, events: list[HistoryEvent]) -> list[dict[str, Any]]:
+        seen: dict[str, Ticket | None] = {}
+        for ticket_id in dict.fromkeys(e.ticket_id for e in events):
+            seen[ticket_id] = self.tickets(ticket_id)
+        return [rules.outgoing(event, seen[event.ticket_id]) for event in events]
+
+    def _record(self, hooks: list[Webhook], events: list[HistoryEvent], bodies: list[dict[str, Any]]) -> list[Delivery]:
+        now = self.clock.now()
+        fresh: list[Delivery] = []
+        for event, body in zip(events, bodies, strict=True):
+            for webhook in hooks:
+                if not webhook.wants(event.kind):
+                    continue
+                delivery = Delivery(
+                    ticket_id=event.ticket_id,
+                    webhook_id=webhook.id,
+                    event_key=event.key,
+                    event_id=body["id"],
+                    kind=event.kind,
+                    ref=str(body["ticket"].get("ref") or ""),
+                    body=wire_body(webhook, body),
+                    created_at=now,
+                    next_attempt_at=now,
+                )
+                if self.deliveries.record(delivery):
+                    fresh.append(delivery)
+        return fresh
+
+
+def wire_body(webhook: Webhook, event: dict[str, Any]) -> str:
+    """What is POSTed (and signed): the event itself, or the chat message made from it."""
+    shown = rules.chat_message(event) if webhook.format == rules.SLACK else event
+    return json.dumps(shown, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+class Deliverer:
+    """Sends deliveries: claims each (a conditional update, so two deliverers never both send it), POSTs it signed
+    with a short timeout, logs the attempt, and keeps it due for a retry with back-off until it succeeds or a day
+    has passed. A webhook whose deliveries failed for a day is switched off and the admins are told once."""
+
+    def __init__(
+        self,
+        webhooks: WebhookStore,
+        deliveries: DeliveryStore,
+        log: DeliveryLog,
+        poster: Poster,
+        clock: Clock,
+        handoff: Handoff,
+        tell_admins: Callable[[Webhook], None],
+        signing_clock: Clock | None = None,
+        timeout: float = rules.TIMEOUT_SECONDS,
+    ) -> None:
+        """`signing_clock` stamps `Webhook-Timestamp`: the real time, which receivers compare with theirs, even
+        where the desk's own clock is moved (the local run's /_local/clock, the tests)."""
+        self.webhooks = webhooks
+        self.deliveries = deliveries
+        self.log = log
+        self.poster = poster
+        self.clock = clock
+        self.handoff = handoff
+        self.tell_admins = tell_admins
+        self.signing_clock = signing_clock or clock
+        self.timeout = timeout
+
+    def deliver(self, keys: Iterable[DeliveryKey]) -> dict[str, int]:
+        tally: dict[str, int] = {}
+        known: dict[str, Webhook | None] = {}
+        for key in keys:
+            if key.webhook_id not in known:
+                known[key.webhook_id] = self.webhooks.get(key.webhook_id)
+            outcome = self._one(key, known[key.webhook_id])
+            tally[outcome] = tally.get(outcome, 0) + 1
+            if outcome == "switched_off":
+                known[key.webhook_id] = None
+        return tally
+
+    def _one(self, key: DeliveryKey, webhook: Webhook | None) -> str:
+        now = self.clock.now()
+        delivery = self.deliveries.get(key)
+        if delivery is None or delivery.state != PENDING:
+            return "done_before"
+        if delivery.next_attempt_at is not None and delivery.next_attempt_at > now:
+            return "not_due"  # another deliverer tried it a moment ago
+        if webhook is None or not webhook.active:
+            claimed = self.deliveries.claim(delivery, now)
+            if claimed is not None:
+                self.deliveries.done(claimed, FAILED, None, "the webhook was deleted or switched off")
+            return "given_up"
+        claimed = self.deliveries.claim(delivery, now + rules.retry_wait(delivery.attempts + 1))
+        if claimed is None:
+            return "taken"
+        posted = self._post(webhook, claimed)
+        self.log.add(
+            Attempt(
+                webhook.id,
+                now,
+                claimed.event_id,
+                claimed.kind,
+                claimed.ref,
+                claimed.attempts,
+                posted.status,
+                posted.error,
+                posted.duration_ms,
+            )
+        )
+        if rules.succeeded(posted.status):
+            self.deliveries.done(claimed, SENT, posted.status, None)
+            if webhook.failing_since is not None:
+                self.webhooks.recovered(webhook.id)
+            return "sent"
+        error = posted.error or f"answered {posted.status}"
+        given_up = now - claimed.created_at >= rules.GIVE_UP_AFTER
+        self.deliveries.done(claimed, FAILED if given_up else PENDING, posted.status, error[: rules.ERROR_LIMIT])
+        if webhook.failing_since is None:
+            self.webhooks.failing(webhook.id, now)
+        elif rules.should_switch_off(webhook, now) and self.webhooks.switch_off(webhook.id, now):
+            logger.warning("webhook %s switched off after a day of failures", webhook.id)
+            self.tell_admins(replace(webhook, active=False, switched_off_at=now))
+            return "switched_off"
+        return "given_up" if given_up else "failed"
+
+    def _post(self, webhook: Webhook, delivery: Delivery) -> Posted:
+        body = delivery.body.encode()
+        timestamp = int(self.signing_clock.now().timestamp())
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "helpdesk-webhooks/1",
+            "Webhook-Id": delivery.event_id,
+            "Webhook-Timestamp": str(timestamp),
+            "Webhook-Signature": rules.signature(webhook.secret, timestamp, body),
+        }
+        return self.poster.post(webhook.url, body, headers, self.timeout)
+
+    def retry_due(self) -> dict[str, int]:
+        """The deliveries whose next attempt is due, handed to the deliverer per webhook (deployed: one function
+        per webhook, invoked without waiting), so this job never waits on a receiver."""
+        due = self.deliveries.due(self.clock.now(), RETRY_BATCH)
+        return {"due": len(due), "handed": hand_over(self.handoff, [d.key for d in due])}
+
+
+def hand_over(handoff: Handoff, keys: list[DeliveryKey]) -> int:
+    """Hand the deliveries on per webhook, a few at a time, so that one webhook's slow receiver holds up only its
+    own; how many were handed (one that is not stays due, for the outbox job)."""
+    handed = 0
+    for webhook_id in dict.fromkeys(k.webhook_id for k in keys):
+        own = [k for k in keys if k.webhook_id == webhook_id]
+        for start in range(0, len(own), HANDOFF_BATCH):
+            batch = own[start : start + HANDOFF_BATCH]
+            try:
+                handoff(batch)
+                handed += len(batch)
+            except Exception:
+                logger.exception("deliveries not handed over, left to the outbox job", extra={"webhook": webhook_id})
+    return handed
+
+
+class PublishingEventStore:
+    """The history's store, publishing each event the first time it is written, by whichever code path writes
+    it (the stream pipeline, the jobs' reminders and SLA alerts, survey answers). A redelivered record or a rerun
+    job writes nothing new, so it publishes nothing."""
+
+    def __init__(self, inner: EventStore, events_out: Callable[[], EventsOut]) -> None:
+        self.inner = inner
+        self.events_out = events_out  # built on the first event written: most requests never write one
+
+    def add(self, events: list[HistoryEvent]) -> int:
+        fresh = [event for event in events if self.inner.add([event])]
+        if fresh:
+            self.events_out().published(fresh)
+        return len(fresh)
+
+    def all_events(self, ticket_id: str) -> list[HistoryEvent]:
+        return self.inner.all_events(ticket_id)
+
+    def history(self, ticket_id: str, limit: int, after: str | None) -> HistoryPage:
+        return self.inner.history(ticket_id, limit, after)
+
+    def tracker(self, ticket_id: str) -> Tracker | None:
+        return self.inner.tracker(ticket_id)
+
+    def trackers(self, ticket_ids: list[str]) -> dict[str, Tracker]:
+        return self.inner.trackers(ticket_ids)
+
+    def save_tracker(self, tracker: Tracker) -> bool:
+        return self.inner.save_tracker(tracker)
+
+    def due_trackers(self, now: datetime, limit: int) -> list[DueTracker]:
+        return self.inner.due_trackers(now, limit)
+
+    def note_alerts(self, tracker: Tracker, notified: frozenset[str], next_due_at: datetime | None) -> bool:
+        return self.inner.note_alerts(tracker, notified, next_due_at)
+
+
+def switched_off_context(webhook: Webhook, desk_name: str, console_url: str) -> dict[str, Any]:
+    """What the admins' mail says: which webhook, since when it failed, where to look; no event contents."""
+    return {
+        "desk_name": desk_name,
+        "url": webhook.url,
+        "description": webhook.description,
+        "failing_since": f"{webhook.failing_since:%Y-%m-%d %H:%M} UTC" if webhook.failing_since else "",
+        "console_url": console_url,
+    }
+
+
+def switched_off_key(webhook: Webhook, email: str) -> str:
+    """One mail per admin per switch-off: a rerun, or two deliverers failing together, find the key taken."""
+    since = stamp(webhook.failing_since) if webhook.failing_since else "unknown"
+    return f"webhook_off#{webhook.id}#{since}#{email}"

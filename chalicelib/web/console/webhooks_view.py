@@ -1,0 +1,111 @@
+"""The console's webhooks page (admins): add one (its secret shown once), delete one after a confirmation step,
+and each webhook's delivery log; the same service calls as /admin/webhooks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice.app import Request, Response
+
+from chalicelib import wiring
+from chalicelib.domain.errors import ForbiddenError, ValidationError
+from chalicelib.domain.webhooks import FORMATS, KIND_LABELS, KINDS
+from chalicelib.services.sessions import SignedIn
+from chalicelib.services.webhooks import Created
+from chalicelib.web.console.session import checked_form, console_view, redirect, render, signed_in
+from chalicelib.web.http import public_base_url, query
+
+PAGE = "console/webhooks/page.html"
+CONFIRM = "console/webhooks/confirm.html"
+DETAIL = "console/webhooks/detail.html"
+FIELD_IDS = {
+    "url": "webhook-url",
+    "kinds": "webhook-kinds",
+    "format": "webhook-format",
+    "description": "webhook-description",
+}
+FIELD_LABELS = {"url": "Address (URL)", "kinds": "Events", "format": "Message format", "description": "Description"}
+
+
+def _admin(who: SignedIn) -> SignedIn:
+    if not who.agent.is_admin:
+        raise ForbiddenError("only an admin may manage webhooks")
+    return who
+
+
+def _page(
+    request: Request,
+    who: SignedIn,
+    status: int = 200,
+    *,
+    created: Created | None = None,
+    errors: dict[str, str] | None = None,
+    values: dict[str, Any] | None = None,
+    message: str | None = None,
+    deleted: bool = False,
+) -> Response:
+    errors = errors or {}
+    problems = [
+        {"field": FIELD_IDS.get(name), "label": FIELD_LABELS.get(name, name), "message": why}
+        for name, why in errors.items()
+    ]
+    return render(
+        request,
+        PAGE,
+        who,
+        status,
+        webhooks=wiring.webhook_admin().listing(),
+        created=created,
+        errors=errors,
+        problems=problems,
+        message=message,
+        values=values or {"url": "", "kinds": [], "format": "json", "description": ""},
+        kinds=[(k, KIND_LABELS[k]) for k in KINDS],
+        formats=FORMATS,
+        deleted=deleted,
+        local=wiring.runs_locally(),
+    )
+
+
+@console_view
+def page(request: Request) -> Response:
+    who = _admin(signed_in(request))
+    deleted = query(request, "deleted") == "1"
+    return _page(request, who, deleted=deleted)
+
+
+@console_view
+def detail(request: Request, webhook_id: str) -> Response:
+    who = _admin(signed_in(request))
+    admin = wiring.webhook_admin()
+    webhook = admin.get(webhook_id)
+    return render(request, DETAIL, who, webhook=webhook, attempts=admin.deliveries(webhook_id))
+
+
+@console_view
+def post(request: Request) -> Response:
+    """action=create adds one; action=delete asks first, and deletes once the confirmation comes back."""
+    who, values = checked_form(request)
+    _admin(who)
+    admin = wiring.webhook_admin()
+    action = values.get("action")
+    if action == "delete":
+        webhook = admin.get(values.get("id", ""))
+        if values.get("confirm") != "yes":
+            return render(request, CONFIRM, who, webhook=webhook)
+        admin.delete(webhook.id)
+        return redirect(f"{public_base_url(request)}/console/admin/webhooks?deleted=1")
+    if action != "create":
+        raise ValidationError("unknown action", {"action": "must be create or delete"})
+    kinds = [k for k in KINDS if values.get(f"kind.{k}")]  # one box per kind: a form sends a name once
+    wanted = {
+        "url": values.get("url", "").strip(),
+        "kinds": kinds,
+        "format": values.get("format", "json"),
+        "description": values.get("description", "").strip(),
+    }
+    try:
+        created = admin.create(wanted, who.agent)
+    except ValidationError as failure:
+        return _page(request, who, 422, errors=failure.errors, values=wanted, message=failure.message)
+    return _page(request, who, 201, created=created)

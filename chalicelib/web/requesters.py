@@ -1,0 +1,171 @@
+"""A requester's personal data: `GET /admin/requesters/export`, `POST /admin/requesters/erase` (admins, JSON) and
+the console's page of both, with a confirmation step before an erasure."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from chalice.app import Request, Response
+
+from chalicelib import wiring
+from chalicelib.domain.config import DeskConfig
+from chalicelib.domain.errors import ForbiddenError, MalformedRequestError
+from chalicelib.domain.personal_data import refused
+from chalicelib.services.personal_data import ERASE_BATCH, ErasureResult, ExportedTicket
+from chalicelib.services.sessions import SignedIn
+from chalicelib.web import present
+from chalicelib.web.attachments import api_path, shown
+from chalicelib.web.console.session import checked_form, console_view, render, signed_in
+from chalicelib.web.http import handled, json_body, json_response, query, signed_in_admin
+
+TEMPLATE = "console/requesters/page.html"
+EXPORT_PARAMS = {"email"}
+ERASE_FIELDS = {"email", "confirm", "limit"}
+MAX_LIMIT = 100
+
+
+@handled
+def export(request: Request) -> Response:
+    """Everything about one requester as one JSON document; an unknown address answers 200 with empty lists."""
+    signed_in_admin(request)
+    unknown = sorted(set(request.query_params or {}) - EXPORT_PARAMS)
+    if unknown:
+        raise MalformedRequestError(
+            "unknown parameters", errors=dict.fromkeys(unknown, "is not a parameter; use email")
+        )
+    return json_response(document(query(request, "email")))
+
+
+@handled
+def erase(request: Request) -> Response:
+    """`{"email", "confirm": true, "limit"?}`: erases up to `limit` tickets per call; call again until complete."""
+    signed_in_admin(request)
+    body = json_body(request)
+    if not isinstance(body, dict):
+        raise refused("send a JSON object", "body", "must be an object with email and confirm")
+    unknown = sorted(set(body) - ERASE_FIELDS)
+    if unknown:
+        raise MalformedRequestError(
+            "unknown fields", errors=dict.fromkeys(unknown, "is not a field; use email, confirm, limit")
+        )
+    limit = body.get("limit", ERASE_BATCH)
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
+        raise refused("bad limit", "limit", f"must be a whole number from 1 to {MAX_LIMIT}")
+    result = wiring.personal_data().erase(body.get("email"), body.get("confirm"), limit)
+    return json_response(erasure(result))
+
+
+def document(email: Any) -> dict[str, Any]:
+    service = wiring.personal_data()
+    exported = service.export(email)
+    config = wiring.desk().config()
+    return {
+        "email": exported["email"],
+        "tickets": [_ticket(config, t) for t in exported["tickets"]],
+        "survey_opt_outs": exported["survey_opt_outs"],
+    }
+
+
+def _ticket(config: DeskConfig, item: ExportedTicket) -> dict[str, Any]:
+    ticket = item.ticket
+    return {
+        **present.ticket_row(config, ticket),
+        "description": ticket.description,
+        "requester": {"name": ticket.requester_name, "email": ticket.requester_email},
+        "fields": ticket.fields,
+        "comments": [present.comment(c, for_agent=False) for c in item.comments if c.public],
+        "attachments": [shown(a, api_path(ticket.id, a.id), for_agent=False) for a in item.files],
+        "history": [
+            {"kind": e.kind, "at": present.when(e.at), "data": e.data} for e in item.history if not _internal(e.kind)
+        ],
+        "mails": item.mails,
+        "survey": present.survey_answer(item.survey),
+    }
+
+
+def _internal(kind: str) -> bool:
+    return kind == "note"  # internal notes are the agents' words about the person, not the person's data
+
+
+def erasure(result: ErasureResult) -> dict[str, Any]:
+    return {
+        "complete": result.complete,
+        "tickets_erased": result.tickets_erased,
+        "erased_now": result.erased_now,
+        "changing": list(result.changing),
+    }
+
+
+# the console's page ----------------------------------------------------------------------------------------
+
+
+def _admin(who: SignedIn) -> SignedIn:
+    if not who.agent.is_admin:
+        raise ForbiddenError("only an admin may open this page")
+    return who
+
+
+def _page(request: Request, who: SignedIn, status: int = 200, **context: Any) -> Response:
+    shown_context: dict[str, Any] = {"email": "", "found": None, "errors": {}, "message": None, "result": None}
+    shown_context.update(context)
+    return render(request, TEMPLATE, who, status, **shown_context)
+
+
+@console_view
+def console_page(request: Request) -> Response:
+    """Look up an address: what the desk holds about it, a download of the export, and the erasure form."""
+    who = _admin(signed_in(request))
+    email = (query(request, "email") or "").strip()
+    if not email:
+        return _page(request, who)
+    try:
+        found = document(email)
+    except MalformedRequestError as failure:
+        return _page(request, who, 400, email=email, errors=_errors(failure), message=failure.message)
+    return _page(request, who, email=found["email"], found=found)
+
+
+@console_view
+def console_export(request: Request) -> Response:
+    """The export as a file to save."""
+    _admin(signed_in(request))
+    found = document(query(request, "email"))
+    return Response(
+        body=json.dumps(found, ensure_ascii=False, indent=2),
+        status_code=200,
+        headers={
+            "Content-Type": "application/json; charset=utf-8",
+            "Content-Disposition": 'attachment; filename="requester-export.json"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@console_view
+def console_erase(request: Request) -> Response:
+    """Erase after the address was typed a second time; the answer says whether more calls are needed."""
+    who, values = checked_form(request)
+    _admin(who)
+    email = values.get("email", "").strip()
+    again = values.get("confirm_email", "").strip()
+    if not again or again.lower() != email.lower():
+        errors = {"confirm_email": "type the same address again to confirm the erasure"}
+        found = _found(email)
+        return _page(request, who, 422, email=email, found=found, errors=errors, message="The erasure is not confirmed")
+    try:
+        result = wiring.personal_data().erase(email, True)
+    except MalformedRequestError as failure:
+        return _page(request, who, 400, email=email, errors=_errors(failure), message=failure.message)
+    return _page(request, who, email=email, result=erasure(result))
+
+
+def _found(email: str) -> dict[str, Any] | None:
+    try:
+        return document(email)
+    except MalformedRequestError:
+        return None
+
+
+def _errors(failure: MalformedRequestError) -> dict[str, str]:
+    return dict(failure.details.get("errors") or {})

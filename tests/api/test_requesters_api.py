@@ -1,0 +1,249 @@
+# ruff: noqa: F811 - the fixtures are imported into this module, and tests name them as parameters
+"""A requester's data end to end: built through the real flows (a mail that opens a ticket, a mailed reply with a
+file, the form, an agent's reply, a survey answer, an unsubscribe), exported whole, then erased in small steps
+until a search of every table and bucket finds nothing of the person, while the reports' figures stay.
+
+The clock starts Monday 23 November 2026 09:00 UTC.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import boto3
+import pytest
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.dynamodb.models import dynamodb_backends
+
+from chalicelib import wiring
+from tests.api.conftest import Api, admin_token, api, stream  # noqa: F401 - the API fixtures
+from tests.api.mail_fixtures import Mailbox, mailbox, path_of  # noqa: F401
+from tests.api.test_surveys import surveyed, unsubscribe_url
+from tests.clocks import ManualClock
+from tests.services.test_inbound import Deliver, deliver, desk, mail, reply_to  # noqa: F401 - mail in
+from tests.services.test_inbound_attachments import message, zeros
+from tests.streams import Stream
+
+NAME = "Hedy Lamarr"
+EMAIL = "hedy@lamarr.example"
+SENDER = f"{NAME} <{EMAIL}>"
+SAID_IN_MAIL = "quokka lantern flickers"  # the mail that opened the ticket
+SAID_WITH_FILE = "marmalade sextant readings"  # a mailed reply that carries a file
+SAID_IN_FORM = "periwinkle gasket rattles"  # the form's description
+SAID_IN_SURVEY = "velvet anemone service"  # the survey comment
+FILE_NAME = "lamarr-readings.zip"
+SUBJECT = "tangerine router in room B"  # the mailed ticket's subject
+SECRETS = (EMAIL, NAME, SUBJECT, SAID_IN_MAIL, SAID_WITH_FILE, SAID_IN_FORM, SAID_IN_SURVEY, FILE_NAME)
+REPORTS = ("sla", "time-in-status", "workload", "satisfaction")
+PERIOD = "from=2026-11-16&to=2026-11-30"
+
+
+# what the local stack holds, searched the way a test may (a Scan of moto's own tables, every S3 object) -------
+
+
+def _texts(value: Any) -> list[str]:
+    """Every string of a DynamoDB JSON value, binaries decoded."""
+    if isinstance(value, dict):
+        if "S" in value:
+            return [str(value["S"])]
+        if "B" in value:
+            raw = value["B"]
+            return [(base64.b64decode(raw) if isinstance(raw, str) else bytes(raw)).decode("utf-8", "replace")]
+        return [t for v in value.values() for t in _texts(v)]
+    if isinstance(value, list):
+        return [t for v in value for t in _texts(v)]
+    return [str(value)]
+
+
+def stored_items(aws: dict[str, str]) -> dict[tuple[str, str, str], list[str]]:
+    """(table, pk, sk) -> the item's strings, for every item of the three tables, read from moto's backend (the
+    suite fails any test that sends a Scan)."""
+    backend = dynamodb_backends[DEFAULT_ACCOUNT_ID]["us-east-1"]
+    found = {}
+    for output in ("TicketsTableName", "DeskTableName", "EventsTableName"):
+        for item in backend.get_table(aws[output]).all_items():
+            attributes = item.to_json()["Attributes"]
+            key = (output, str(attributes["pk"]["S"]), str(attributes["sk"]["S"]))
+            found[key] = [*key[1:], *_texts(attributes)]
+    return found
+
+
+def stored_objects() -> dict[str, bytes]:
+    s3 = boto3.client("s3", region_name="us-east-1")
+    found = {}
+    for bucket in s3.list_buckets()["Buckets"]:
+        for item in s3.list_objects_v2(Bucket=bucket["Name"]).get("Contents", []):
+            found[f"{bucket['Name']}/{item['Key']}"] = s3.get_object(Bucket=bucket["Name"], Key=item["Key"])[
+                "Body"
+            ].read()
+    return found
+
+
+def where(aws: dict[str, str], secret: str) -> list[str]:
+    """Every item and object that holds `secret` (case ignored)."""
+    wanted = secret.lower()
+    hits = [
+        f"{k[0]} {k[1]} {k[2]}" for k, texts in stored_items(aws).items() if any(wanted in t.lower() for t in texts)
+    ]
+    hits += [name for name, body in stored_objects().items() if wanted.encode() in body.lower()]
+    return hits
+
+
+def figures(api: Api) -> dict[str, Any]:
+    """Every report's figures, without the satisfaction report's list of comments (the words that are erased)."""
+    shown = {}
+    for name in REPORTS:
+        code, answer = api.json("GET", f"/reports/{name}?{PERIOD}")
+        assert code == 200, answer
+        answer.pop("comments", None)
+        answer.pop("comments_next", None)
+        shown[name] = answer
+    return shown
+
+
+# the person's data, made through the desk's own flows ----------------------------------------------------------
+
+
+@pytest.fixture
+def person(
+    desk: Api, deliver: Deliver, stream: Stream, mailbox: Mailbox, clock: ManualClock, aws: dict[str, str]
+) -> dict[str, str]:
+    """Two tickets of Hedy's (one by mail with a mailed reply and file, one from the form, surveyed and answered,
+    with her opt-out) and one of someone else's; the ticket ids."""
+    opened = deliver(mail(SENDER, SUBJECT, f"It drops again: {SAID_IN_MAIL}.\n"), "ses-hedy-0001")
+    stream.drain()
+    address, _message_id, _ = reply_to(mailbox, EMAIL, "acknowledgement")
+    reply = message(SENDER, f"Re: {SUBJECT}", f"See the {SAID_WITH_FILE}.\n", (zeros(FILE_NAME, 600),), to=address)
+    assert deliver(reply, "ses-hedy-0002", to=address)["outcome"] == "comment"
+    code, _ = desk.json(
+        "POST", f"/tickets/{opened['ticket_id']}/comments", {"body": "Thanks Hedy, on it.", "public": True}
+    )
+    assert code == 201
+    stream.drain()
+    formed, token = surveyed(
+        desk, stream, clock, mailbox, requester_name=NAME, requester_email=EMAIL, description=SAID_IN_FORM
+    )
+    code, answer = desk.json("POST", f"/surveys/{token}", {"rating": 4, "comment": SAID_IN_SURVEY}, token=None)
+    assert code == 200, answer
+    survey_mail = [m for m in mailbox.sent if m.kind == "survey" and m.ticket_id == formed["id"]][-1]
+    unsubscribed = desk.client.http.post(
+        path_of(unsubscribe_url(survey_mail)), headers={"Content-Type": "application/x-www-form-urlencoded"}, body=""
+    )
+    assert unsubscribed.status_code == 200
+    other = desk.open(description="Someone else's words.")
+    stream.drain()
+    return {"mailed": opened["ticket_id"], "formed": formed["id"], "other": other["id"]}
+
+
+def erase(api: Api, **body: Any) -> tuple[int, Any]:
+    return api.json("POST", "/admin/requesters/erase", {"email": EMAIL, "confirm": True, **body})
+
+
+def without_meter(items: dict[tuple[str, str, str], list[str]]) -> dict[tuple[str, str, str], list[str]]:
+    """The tables as the desk's data: each request adds its own usage to the meter's counters."""
+    return {k: v for k, v in items.items() if not k[1].startswith("meter")}
+
+
+# export -----------------------------------------------------------------------------------------------------------
+
+
+def exported_in_full(api: Api, person: dict[str, str]) -> None:
+    """The export holds the person's tickets, words, files (as links), mails, survey answer and opt-out."""
+    code, exported = api.json("GET", f"/admin/requesters/export?email={EMAIL.upper()}")
+
+    assert code == 200, exported
+    assert exported["email"] == EMAIL
+    tickets = {t["id"]: t for t in exported["tickets"]}
+    assert set(tickets) == {person["mailed"], person["formed"]}
+    mailed, formed = tickets[person["mailed"]], tickets[person["formed"]]
+    assert SAID_IN_MAIL in mailed["description"]
+    assert mailed["requester"] == {"name": NAME, "email": EMAIL}
+    assert any(SAID_WITH_FILE in c["body"] for c in mailed["comments"])
+    assert [
+        (f["filename"], f["url"].startswith(f"/tickets/{person['mailed']}/attachments/")) for f in mailed["attachments"]
+    ] == [(FILE_NAME, True)]
+    assert {m["kind"] for m in mailed["mails"]} >= {"acknowledgement", "reply"}
+    assert formed["description"] == SAID_IN_FORM
+    assert (formed["survey"]["rating"], formed["survey"]["comment"]) == (4, SAID_IN_SURVEY)
+    assert any(e["kind"] == "survey_answered" for e in formed["history"])
+    assert exported["survey_opt_outs"] == ["survey"]
+
+
+def test_the_export_holds_everything_and_an_erasure_in_steps_leaves_nothing_anywhere_and_the_reports_unchanged(
+    desk: Api, person: dict[str, str], stream: Stream, aws: dict[str, str]
+) -> None:
+    exported_in_full(desk, person)
+    for secret in SECRETS:
+        assert where(aws, secret), f"the setup should have stored {secret!r}"
+    before = figures(desk)
+    other_before = desk.ticket(person["other"])
+
+    first = erase(desk, limit=1)  # a small bound: the erasure continues where the first call stopped
+    stream.drain()
+    progress = [k for k in stored_items(aws) if k[1].startswith("erasure#")]
+    second = erase(desk, limit=1)
+    stream.drain()
+
+    assert first == (200, {"complete": False, "tickets_erased": 1, "erased_now": 1, "changing": []})
+    assert second == (200, {"complete": True, "tickets_erased": 2, "erased_now": 1, "changing": []})
+    assert len(progress) == 1
+    assert EMAIL not in json.dumps(progress)  # kept under a hash of the address
+    assert {secret: where(aws, secret) for secret in SECRETS} == {secret: [] for secret in SECRETS}
+    assert figures(desk) == before
+    assert desk.ticket(person["other"]) == other_before
+    for ticket_id in (person["mailed"], person["formed"]):
+        code, history = desk.json("GET", f"/tickets/{ticket_id}/history?limit=100")
+        assert code == 200
+        erased = [e for e in history["events"] if e["kind"] == "erased"]
+        assert [(e["by"]["role"], e["scope"]) for e in erased] == [("system", "requester")]
+        assert desk.ticket(ticket_id)["subject"] == "[erased]"
+    assert desk.json("GET", f"/admin/requesters/export?email={EMAIL}")[1]["tickets"] == []
+
+    # and once more: nothing changes, and the answer says it is complete
+    settled, objects = without_meter(stored_items(aws)), stored_objects()
+    again = erase(desk)
+    stream.drain()
+
+    assert again == (200, {"complete": True, "tickets_erased": 2, "erased_now": 0, "changing": []})
+    assert without_meter(stored_items(aws)) == settled
+    assert stored_objects() == objects
+
+
+BAD_ERASURES = [
+    {"email": EMAIL},
+    {"email": EMAIL, "confirm": "yes"},
+    {"email": "", "confirm": True},
+    {"email": "nobody", "confirm": True},
+    {"confirm": True},
+    {"email": EMAIL, "confirm": True, "limit": 0},
+    {"email": EMAIL, "confirm": True, "limit": True},
+    {"email": EMAIL, "confirm": True, "everything": 1},
+]
+
+
+def test_bad_input_is_refused_naming_the_field_and_an_unknown_address_exports_empty_lists(desk: Api) -> None:
+    opened = desk.open(requester_email=EMAIL)
+    for body in BAD_ERASURES:
+        code, answer = desk.json("POST", "/admin/requesters/erase", body)
+        assert code == 400, (body, answer)
+        assert set(answer["error"]["errors"]) & {"email", "confirm", "limit", "everything"}, answer
+    for query in ("", "?email=", "?email=not-an-address", "?email=a@b.example&other=1"):
+        code, answer = desk.json("GET", f"/admin/requesters/export{query}")
+        assert code == 400, (query, answer)
+        assert answer["error"]["errors"], answer
+        assert set(answer["error"]["errors"]) <= {"email", "other"}, answer
+
+    assert desk.ticket(opened["id"])["requester"]["email"] == EMAIL  # nothing was erased
+    assert desk.json("GET", "/admin/requesters/export?email=nobody@example.org") == (
+        200,
+        {"email": "nobody@example.org", "tickets": [], "survey_opt_outs": []},
+    )
+
+
+def test_only_admins_export_or_erase(desk: Api) -> None:
+    _, token = wiring.desk().create_agent({"name": "Al Agent", "email": "al@example.org", "role": "agent"})
+    assert desk.json("GET", f"/admin/requesters/export?email={EMAIL}", token=token)[0] == 403
+    assert desk.json("POST", "/admin/requesters/erase", {"email": EMAIL, "confirm": True}, token=token)[0] == 403
+    assert desk.json("GET", f"/admin/requesters/export?email={EMAIL}", token=None)[0] == 401
