@@ -956,7 +956,7 @@ def api_paths() -> dict[str, dict[str, Schema]]:
             "get": op(
                 "cost_report",
                 "What the desk cost in AWS in a period, from its own metering, per service and per ticket (admins)",
-                {"200": ok(COST_REPORT, "The estimate"), **errors(400, 401, 403)},
+                {"200": ok(COST_REPORT, "The estimate"), **errors(400, 401, 403, 422)},
                 tags="reports",
                 security=ADMIN,
                 parameters=[
