@@ -379,7 +379,7 @@ def deliverer() -> Deliverer:
             DynamoWebhookStore(),
             DynamoDeliveryStore(),
             DynamoDeliveryLog(),
-            _webhook_poster or HttpPoster(),
+            _webhook_poster or HttpPoster(local=runs_locally()),
             built.clock,
             _handoff(),
             _tell_admins,

@@ -46,4 +46,4 @@ def install(app: Chalice, gate: Gate, region: str) -> None:
         with gate.turn():
             return handler(event, context)
 
-    wiring.use_webhook_handoff(ThreadHandoff(run), OutsideTheGate(HttpPoster(), gate))
+    wiring.use_webhook_handoff(ThreadHandoff(run), OutsideTheGate(HttpPoster(local=True), gate))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -53,6 +54,12 @@ LOG_LIMIT = 50  # the delivery log an admin sees: this many attempts, newest fir
 ERROR_LIMIT = 200
 SLACK_TEXT_LIMIT = 300
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+# Names that only ever mean the desk's own machine or network (RFC 6761 and 6762, and the clouds' internal DNS).
+INTERNAL_SUFFIXES = (".localhost", ".internal", ".local")
+# IPv6 prefixes that carry an IPv4 address a gateway translates to: NAT64's well-known prefix (RFC 6052), whose
+# last 32 bits are the IPv4 address; the local-use NAT64 prefix (RFC 8215) is the operator's own network.
+NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+LOCAL_NAT64 = ipaddress.IPv6Network("64:ff9b:1::/48")
 KIND_LABELS = {
     history.CREATED: "opened",
     history.STATUS_CHANGED: "status changed",
@@ -137,6 +144,10 @@ def webhook_request(raw: Any, *, local: bool) -> WebhookRequest:
 
 
 def url_problem(url: Any, *, local: bool) -> str | None:
+    """Why `url` cannot be a target, or None. Deployed, a target must also be on the internet: the webhook sender
+    runs inside the desk's network, so an address there (instance metadata, the machine itself, the VPC) would
+    let whoever sets a webhook make the desk POST to it (SSRF). Delivery checks again what the name resolves to
+    (chalicelib/adapters/webhook_transport.py); this only turns the obvious cases away early, with a reason."""
     if not isinstance(url, str) or not url.strip():
         return "is required: the address the desk POSTs each event to"
     if len(url) > URL_LIMIT or any(c.isspace() for c in url):
@@ -149,15 +160,57 @@ def url_problem(url: Any, *, local: bool) -> str | None:
         return "is not a valid URL"
     if not host:
         return "must name a host"
-    if parts.username or parts.password:
+    if "@" in parts.netloc:  # also an empty user name ("https://@host/"), which urlsplit reports as ""
         return "must not carry a user name or password"
     if parts.scheme == "https":
-        return None
+        return None if local else internal_host_problem(host)
     if parts.scheme == "http" and local and host in LOCAL_HOSTS:
         return None
     if local:
         return "must be https, or http to localhost or 127.0.0.1 in the local run"
     return "must be https"
+
+
+def internal_host_problem(host: str) -> str | None:
+    """Why a deployed target's host is the desk's own network, or None. `host` is urlsplit's hostname (lower
+    case, without the brackets of an IPv6 address)."""
+    name = host.rstrip(".")
+    try:
+        ip = ipaddress.ip_address(name)
+    except ValueError:
+        ip = None
+    if ip is not None:
+        if public_address(ip):
+            return None
+        return f"must be a public address: {ip} is private, loopback, link-local, multicast or reserved"
+    labels = name.split(".")
+    last = labels[-1]
+    if last.isdigit() or last.startswith("0x"):
+        # No top-level domain is a number, but resolvers read 2130706433, 0x7f000001, 0177.0.0.1 and 127.1 all as
+        # 127.0.0.1 (inet_aton); only the usual four-number form is checked above, so the others are refused.
+        return "must write an IP address as four decimal numbers with dots (a.b.c.d)"
+    if name == "localhost" or name.endswith(INTERNAL_SUFFIXES):
+        return "must be a public host name: localhost and names ending in .localhost, .internal or .local are internal"
+    if len(labels) == 1:
+        return "must be a full host name, with its domain: a single name is looked up in the desk's own network"
+    return None
+
+
+def public_address(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Whether the desk may send to `ip`: globally routable and not multicast (Python counts 224.0.0.0/4 and
+    ff00::/8 as global); an IPv6 address that carries an IPv4 one (IPv4-mapped, 6to4, NAT64) also needs that
+    one to be public, since the connection ends up there."""
+    if not ip.is_global or ip.is_multicast:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip in LOCAL_NAT64:
+            return False
+        embedded = ip.ipv4_mapped or ip.sixtofour
+        if embedded is None and ip in NAT64:
+            embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        if embedded is not None:
+            return public_address(embedded)
+    return True
 
 
 def event_id(ticket_id: str, key: str) -> str:
