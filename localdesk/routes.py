@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -10,7 +11,7 @@ from chalice.app import Request
 
 from chalicelib.adapters.clock import AdjustableClock
 from chalicelib.domain.config import parse_duration_minutes
-from chalicelib.domain.errors import MalformedRequestError, NotFoundError, PayloadTooLargeError
+from chalicelib.domain.errors import MalformedRequestError, NotFoundError, PayloadTooLargeError, ValidationError
 from chalicelib.web.http import handled, json_body, json_response
 from localdesk.jobs import jsonable
 
@@ -94,6 +95,26 @@ def register_local_routes(
     @app.route("/_local/outbox", methods=["GET"])
     def local_outbox() -> Response:
         return outbox(request())
+
+    @handled
+    def search(request: Request) -> Response:
+        """Where the embedded AWS holds a text (an address, a name, a phrase): every table's items, every bucket's
+        objects. For checking an erasure from outside; the deployed desk has nothing like it."""
+        from localdesk.search import MIN_TEXT, holding
+
+        params = dict(request.query_params or {})
+        unknown = sorted(set(params) - {"text"})
+        if unknown:
+            raise MalformedRequestError("unknown parameters: use text", errors=dict.fromkeys(unknown, "is not known"))
+        text = str(params.get("text") or "").strip()
+        if len(text) < MIN_TEXT:
+            raise ValidationError("text is too short", {"text": f"must be at least {MIN_TEXT} characters"})
+        found = holding(text, os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
+        return json_response({"text": text, **found, "found": len(found["items"]) + len(found["objects"])})
+
+    @app.route("/_local/search", methods=["GET"])
+    def local_search() -> Response:
+        return search(request())
 
     if inbound is None:
         return
