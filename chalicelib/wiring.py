@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from chalicelib.adapters.console import DynamoChangeMarks
+    from chalicelib.adapters.eventbridge import EventBridgeBus
     from chalicelib.domain.webhooks import Webhook
     from chalicelib.services.attachments import Attachments
     from chalicelib.services.console import Console
@@ -118,7 +119,13 @@ def pipeline() -> Pipeline:
 
         built = desk()
         _pipeline = Pipeline(
-            built.events, built.config, built.tickets, mail()[1], DynamoAgendaStore(), DynamoStatsStore(), built.clock
+            built.events,
+            built.config,
+            built.tickets,
+            mail()[1],
+            DynamoAgendaStore(),
+            DynamoStatsStore(),
+            built.clock,
         )
     return _pipeline
 
@@ -306,7 +313,7 @@ def runs_locally() -> bool:
 def webhook_admin() -> WebhookAdmin:
     import secrets
 
-    from chalicelib.adapters.webhooks import DynamoDeliveryLog, DynamoWebhookStore
+    from chalicelib.adapters.webhooks import DynamoDeliveryLog, DynamoSecretOffers, DynamoWebhookStore
     from chalicelib.services.webhooks import WebhookAdmin
 
     _bind_webhooks()
@@ -318,6 +325,7 @@ def webhook_admin() -> WebhookAdmin:
         built.ids,
         lambda: "whsec_" + secrets.token_urlsafe(32),
         local=runs_locally(),
+        offers=DynamoSecretOffers(),
     )
 
 
@@ -354,15 +362,21 @@ def events_out() -> EventsOut:
 
         _bind_webhooks()
         built = desk()
-        bus_name = os.environ.get("HELPDESK_EVENT_BUS", "").strip()
-        bus = None
-        if bus_name:
-            from chalicelib.adapters.eventbridge import EventBridgeBus
-
-            bus = EventBridgeBus(bus_name, settings().region)
         tickets = built.tickets
-        _events_out = EventsOut(DynamoWebhookStore(), DynamoDeliveryStore(), tickets.get, built.clock, _handoff(), bus)
+        _events_out = EventsOut(
+            DynamoWebhookStore(), DynamoDeliveryStore(), tickets.get, built.clock, _handoff(), _event_bus()
+        )
     return _events_out
+
+
+def _event_bus() -> EventBridgeBus | None:
+    """The stage's bus (HELPDESK_EVENT_BUS), or none; boto3's EventBridge client loads on the first put."""
+    bus_name = os.environ.get("HELPDESK_EVENT_BUS", "").strip()
+    if not bus_name:
+        return None
+    from chalicelib.adapters.eventbridge import EventBridgeBus
+
+    return EventBridgeBus(bus_name, settings().region)
 
 
 def deliverer() -> Deliverer:
@@ -384,13 +398,14 @@ def deliverer() -> Deliverer:
             _handoff(),
             _tell_admins,
             signing_clock=SystemClock(),
+            bus=_event_bus(),
         )
     return _deliverer
 
 
 def _tell_admins(webhook: Webhook) -> None:
     """One mail per admin through the outbox, keyed by the switch-off, so it is sent once."""
-    from chalicelib.services.mailing import Letter
+    from chalicelib.services.mailing import admin_letters
     from chalicelib.services.webhooks import OWNER, switched_off_context, switched_off_key
 
     postman, _ = mail()
@@ -398,20 +413,7 @@ def _tell_admins(webhook: Webhook) -> None:
     config = built.config()
     console_url = f"{settings().public_url or LOCAL_URL}/console/admin/webhooks"
     context = switched_off_context(webhook, config.desk.name, console_url)
-    letters = [
-        Letter(
-            ticket_id=OWNER,
-            key=switched_off_key(webhook, agent.email),
-            kind="webhook_off",
-            to=agent.email,
-            to_name=agent.name,
-            context={**context, "recipient_name": agent.name},
-            automated=True,
-            threaded=False,
-        )
-        for agent in built.store.list_agents()
-        if agent.active and agent.is_admin
-    ]
+    letters = admin_letters(built.store.list_agents(), OWNER, switched_off_key(webhook), "webhook_off", context)
     if letters:
         postman.post(letters, config)
 

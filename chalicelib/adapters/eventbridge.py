@@ -24,11 +24,14 @@ class EventBridgeBus:
         if self._client is None:
             import boto3
 
-            self._client = boto3.client("events", region_name=self.region)
+            from chalicelib.adapters.meter import watch
+
+            self._client = watch(boto3.client("events", region_name=self.region))
         return self._client
 
-    def put(self, events: list[dict[str, Any]]) -> int:
-        refused = 0
+    def put(self, events: list[dict[str, Any]]) -> list[str]:
+        """The ids of the events the bus refused (its answer lists the entries in the order given)."""
+        refused: list[str] = []
         for start in range(0, len(events), BATCH):
             batch = events[start : start + BATCH]
             entries = [
@@ -44,7 +47,11 @@ class EventBridgeBus:
             answer = self._events().put_events(Entries=entries)
             failed = int(answer.get("FailedEntryCount") or 0)
             if failed:
-                codes = [e.get("ErrorCode") for e in answer.get("Entries", []) if e.get("ErrorCode")]
+                results = list(answer.get("Entries") or [])
+                codes = [e.get("ErrorCode") for e in results if e.get("ErrorCode")]
                 logger.error("EventBridge refused %d of %d events: %s", failed, len(entries), codes)
-                refused += failed
+                if len(results) == len(batch):
+                    refused += [str(ev["id"]) for ev, r in zip(batch, results, strict=True) if r.get("ErrorCode")]
+                else:  # an answer without its entries: none can be told apart, so all are tried again
+                    refused += [str(ev["id"]) for ev in batch]
         return refused

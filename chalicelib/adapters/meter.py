@@ -70,6 +70,7 @@ PARTITION_PREFIX = "meter#"
 STORAGE = "storage"
 ATTACHMENTS_KEY = {"pk": {"S": "meter#attachments"}, "sk": {"S": "stored"}}
 MARKER_PREFIX = "meter-batch#"
+BUS_CHUNK = 64 * 1024  # EventBridge bills a custom event per 64 KB of an entry
 MARKER_DAYS = 3  # a redelivery comes within minutes; Lambda gives up on a record after an hour (infra/package.py)
 # The meter's own writes, added to what it records: the day item stays well under 1 KB (one write unit); a
 # transaction costs two units per item (marker and day item).
@@ -498,6 +499,9 @@ def watch(client: Any) -> Any:
         events.register(f"after-call.{service}", _count_ses, unique_id="helpdesk-meter-ses")
     elif service == "sns":
         events.register("after-call.sns.Publish", _count_publish, unique_id="helpdesk-meter-sns")
+    elif service == "eventbridge":
+        events.register("before-parameter-build.eventbridge.PutEvents", _bus_params, unique_id="helpdesk-meter-bus-p")
+        events.register("after-call.eventbridge.PutEvents", _count_bus, unique_id="helpdesk-meter-bus")
     setattr(client, MARK, True)
     return client
 
@@ -651,6 +655,34 @@ def _count_publish(http_response: Any, **_: Any) -> None:
     if invocation is not None:
         invocation.calls += 1
         invocation.usage.add("sns_publishes", 1)
+
+
+def _bus_params(params: dict[str, Any], context: Any = None, **_: Any) -> None:
+    """Each entry's billed events: one per 64 KB chunk of its size as EventBridge reckons it (the UTF-8 bytes of
+    Source, DetailType, Detail and each resource, 14 for a Time)."""
+    if not isinstance(context, dict):
+        return
+    chunks = []
+    for entry in params.get("Entries") or []:
+        size = 14 if entry.get("Time") else 0
+        for name in ("Source", "DetailType", "Detail"):
+            size += len(str(entry.get(name) or "").encode())
+        size += sum(len(str(r).encode()) for r in entry.get("Resources") or [])
+        chunks.append(max(1, math.ceil(size / BUS_CHUNK)))
+    context[CONTEXT_KEY] = chunks
+
+
+def _count_bus(http_response: Any, parsed: dict[str, Any], context: Any = None, **_: Any) -> None:
+    """The entries the bus took (a refused entry is not billed)."""
+    invocation = current()
+    chunks = context.get(CONTEXT_KEY) if isinstance(context, dict) else None
+    if invocation is not None:
+        invocation.calls += 1
+    if invocation is None or not chunks or getattr(http_response, "status_code", 200) >= 300:
+        return
+    results = parsed.get("Entries") or []
+    refused = {i for i, r in enumerate(results) if isinstance(r, dict) and r.get("ErrorCode")}
+    invocation.usage.add("bus_events", sum(c for i, c in enumerate(chunks) if i not in refused))
 
 
 # the bytes logged --------------------------------------------------------------------------------------------

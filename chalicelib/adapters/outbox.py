@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
+from pynamodb.exceptions import DoesNotExist, PutError
 
-from chalicelib.adapters.records import OutboxRecord, is_condition_failure
+from chalicelib.adapters.records import OutboxRecord, claim_attempt, is_condition_failure, updated_if
 from chalicelib.domain.tickets import stamp
 from chalicelib.services.ports import FAILED, PENDING, SENT, OutboxItem
 
@@ -76,28 +76,12 @@ class DynamoOutboxStore:
         return True
 
     def _update(self, item: OutboxItem, actions: list[Any], condition: Any) -> bool:
-        try:
-            _key(item).update(actions=actions, condition=condition)
-        except UpdateError as error:
-            if is_condition_failure(error):
-                return False
-            raise
-        return True
+        return updated_if(_key(item), actions, condition)
 
     def claim(self, item: OutboxItem, retry_at: datetime) -> OutboxItem | None:
-        attempts = item.attempts + 1
-        claimed = self._update(
-            item,
-            [
-                OutboxRecord.attempts.set(attempts),
-                OutboxRecord.next_attempt_at.set(retry_at),
-                OutboxRecord.next_due_at.set(stamp(retry_at)),
-            ],
-            (OutboxRecord.state == PENDING) & (OutboxRecord.attempts == item.attempts),
-        )
-        if not claimed:
+        if not claim_attempt(_key(item), item.attempts, retry_at, PENDING):
             return None
-        return OutboxItem(**{**item.__dict__, "attempts": attempts, "next_attempt_at": retry_at})
+        return OutboxItem(**{**item.__dict__, "attempts": item.attempts + 1, "next_attempt_at": retry_at})
 
     def sent(self, item: OutboxItem, message_id: str, now: datetime) -> None:
         _key(item).update(

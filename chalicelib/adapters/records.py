@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from pynamodb.attributes import (
     BinaryAttribute,
@@ -18,6 +18,11 @@ from pynamodb.attributes import (
 from pynamodb.connection import Connection
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
+
+from chalicelib.domain.tickets import stamp
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 
 class _Meta:
@@ -501,6 +506,32 @@ def bind_tables(tickets_table: str, desk_table: str, events_table: str, region: 
 def is_condition_failure(error: Exception) -> bool:
     """Whether a PynamoDB write error is DynamoDB refusing its condition (not a fault to raise)."""
     return getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException"
+
+
+def updated_if(record: Model, actions: list[Any], condition: Any) -> bool:
+    """One conditional UpdateItem; False when the condition did not hold (another writer changed it first)."""
+    from pynamodb.exceptions import UpdateError
+
+    try:
+        record.update(actions=actions, condition=condition)
+    except UpdateError as error:
+        if is_condition_failure(error):
+            return False
+        raise
+    return True
+
+
+def claim_attempt(record: Model, attempts_read: int, retry_at: datetime, pending: str) -> bool:
+    """The claim of the mail outbox and of webhook deliveries (items with `state`, `attempts`, `next_attempt_at`
+    and the due index's `next_due_at`): one attempt more, the next one due at `retry_at` (so an attempt that dies
+    is tried again), only while the item is still pending at the attempts read, so two senders never both send."""
+    model: Any = type(record)
+    actions = [
+        model.attempts.set(attempts_read + 1),
+        model.next_attempt_at.set(retry_at),
+        model.next_due_at.set(stamp(retry_at)),
+    ]
+    return updated_if(record, actions, (model.state == pending) & (model.attempts == attempts_read))
 
 
 def transaction_connection() -> Connection:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -13,16 +14,17 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UTCDateTimeAttribute,
 )
-from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
+from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
 from pynamodb.models import Model
 
-from chalicelib.adapters.records import ByDue, _Meta, is_condition_failure
+from chalicelib.adapters.records import ByDue, _Meta, claim_attempt, is_condition_failure, updated_if
 from chalicelib.domain.tickets import stamp
 from chalicelib.domain.webhooks import Webhook
 from chalicelib.services.webhooks import FAILED, PENDING, Attempt, Delivery, DeliveryKey
 
 WEBHOOK_PK = "webhook"
 LOG_PREFIX = "webhook-log#"
+OFFER_PREFIX = "webhook-offer#"
 HOOK_PREFIX = "hook#"
 DUE_SHARD = "webhook"  # the sparse by_due index's partition of deliveries waiting for their next attempt
 FAILED_SHARD = "webhook_failed"
@@ -68,6 +70,18 @@ class WebhookLogRecord(Model):
     expires_at = TTLAttribute()
 
 
+class SecretOfferRecord(Model):
+    """pk = "webhook-offer#<session hash>", sk = the webhook's id: the console session that added the webhook may
+    be shown its secret once, before `expires_at` (the page it is redirected to after the add)."""
+
+    class Meta(_Meta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    expires_at = TTLAttribute()
+
+
 class DeliveryRecord(Model):
     """pk = ticket id, sk = "hook#<webhook id>#<event key>": the ticket's partition, so that what is erased with a
     ticket's requester includes what was sent about them; in the due index while an attempt is due."""
@@ -81,7 +95,7 @@ class DeliveryRecord(Model):
     event_id = UnicodeAttribute()
     kind = UnicodeAttribute()
     ref = UnicodeAttribute()
-    body = UnicodeAttribute()
+    body = UnicodeAttribute(null=True)  # removed once sent: no copy of the event (and the person) is kept
     created_at = UTCDateTimeAttribute()
     state = UnicodeAttribute()
     attempts = NumberAttribute(default=0)
@@ -94,7 +108,7 @@ class DeliveryRecord(Model):
     by_due: ByDue[DeliveryRecord] = ByDue()
 
 
-DESK_MODELS: tuple[type[Model], ...] = (WebhookRecord, WebhookLogRecord)
+DESK_MODELS: tuple[type[Model], ...] = (WebhookRecord, WebhookLogRecord, SecretOfferRecord)
 EVENT_MODELS: tuple[type[Model], ...] = (DeliveryRecord,)
 
 
@@ -189,6 +203,10 @@ def _sk(key: DeliveryKey) -> str:
     return f"{HOOK_PREFIX}{key.webhook_id}#{key.event_key}"
 
 
+def _record_key(delivery: Delivery) -> DeliveryRecord:
+    return DeliveryRecord(pk=delivery.ticket_id, sk=_sk(delivery.key))
+
+
 def _delivery(record: DeliveryRecord) -> Delivery:
     prefix = f"{HOOK_PREFIX}{record.webhook_id}#"
     return Delivery(
@@ -198,7 +216,7 @@ def _delivery(record: DeliveryRecord) -> Delivery:
         event_id=record.event_id,
         kind=record.kind,
         ref=record.ref,
-        body=record.body,
+        body=record.body or "",
         created_at=record.created_at,
         state=record.state,
         attempts=int(record.attempts),
@@ -241,21 +259,9 @@ class DynamoDeliveryStore:
             return None
 
     def claim(self, delivery: Delivery, retry_at: datetime) -> Delivery | None:
-        attempts = delivery.attempts + 1
-        try:
-            DeliveryRecord(pk=delivery.ticket_id, sk=_sk(delivery.key)).update(
-                actions=[
-                    DeliveryRecord.attempts.set(attempts),
-                    DeliveryRecord.next_attempt_at.set(retry_at),
-                    DeliveryRecord.next_due_at.set(stamp(retry_at)),
-                ],
-                condition=(DeliveryRecord.state == PENDING) & (DeliveryRecord.attempts == delivery.attempts),
-            )
-        except UpdateError as error:
-            if is_condition_failure(error):
-                return None
-            raise
-        return Delivery(**{**delivery.__dict__, "attempts": attempts, "next_attempt_at": retry_at})
+        if not claim_attempt(_record_key(delivery), delivery.attempts, retry_at, PENDING):
+            return None
+        return replace(delivery, attempts=delivery.attempts + 1, next_attempt_at=retry_at)
 
     def done(self, delivery: Delivery, state: str, status: int | None, reason: str | None) -> None:
         actions: list[Any] = [
@@ -267,21 +273,16 @@ class DynamoDeliveryStore:
             pass  # stays in the due index at the retry time its claim set
         elif state == FAILED:
             actions += [DeliveryRecord.next_attempt_at.remove(), DeliveryRecord.due_shard.set(FAILED_SHARD)]
-        else:
+        else:  # sent: the body served its purpose; the key stays (a redelivered record finds it taken)
             actions += [
                 DeliveryRecord.next_attempt_at.remove(),
                 DeliveryRecord.due_shard.remove(),
                 DeliveryRecord.next_due_at.remove(),
+                DeliveryRecord.body.remove(),
             ]
-        try:
-            # Only while this attempt is still the latest: a later claim has its own say.
-            DeliveryRecord(pk=delivery.ticket_id, sk=_sk(delivery.key)).update(
-                actions=actions,
-                condition=(DeliveryRecord.state == PENDING) & (DeliveryRecord.attempts == delivery.attempts),
-            )
-        except UpdateError as error:
-            if not is_condition_failure(error):
-                raise
+        # Only while this attempt is still the latest: a later claim has its own say.
+        condition = (DeliveryRecord.state == PENDING) & (DeliveryRecord.attempts == delivery.attempts)
+        updated_if(_record_key(delivery), actions, condition)
 
     def due(self, now: datetime, limit: int) -> list[Delivery]:
         results = DeliveryRecord.by_due.query(
@@ -324,3 +325,21 @@ class DynamoDeliveryLog:
             )
             for r in results
         ]
+
+
+class DynamoSecretOffers:
+    """One PutItem to offer, one conditional DeleteItem to take: of two requests taking at once, one gets it."""
+
+    def offer(self, session: str, webhook_id: str, until: datetime) -> None:
+        SecretOfferRecord(pk=OFFER_PREFIX + session, sk=webhook_id, expires_at=until).save()
+
+    def take(self, session: str, webhook_id: str, now: datetime) -> bool:
+        try:
+            SecretOfferRecord(pk=OFFER_PREFIX + session, sk=webhook_id).delete(
+                condition=SecretOfferRecord.expires_at > now  # there, and not past (TTL deletes lag by hours)
+            )
+        except DeleteError as error:
+            if is_condition_failure(error):
+                return False
+            raise
+        return True

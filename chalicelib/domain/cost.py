@@ -39,6 +39,7 @@ COUNTERS = (
     "s3_get_requests",
     "s3_put_bytes",
     "sns_publishes",
+    "bus_events",
     "log_bytes",
 )
 LEAVES_OUT = (
@@ -63,10 +64,7 @@ LEAVES_OUT = (
     "The raw mail SES keeps in S3 until its retention ends (its PUT is counted; its storage is not).",
     "SQS: the stream's dead-letter queue gets a message only when a ticket change failed for good (none is metered).",
     "SNS for bounce and complaint events, and the mail-events subscription's mails.",
-    (
-        "EventBridge: every history event put on the desk's bus ($1.00 per million custom events; not metered), and "
-        "what the owner's own rules on it cost. The webhook_sender function's invocations are metered above."
-    ),
+    "What the owner's own rules on the desk's EventBridge bus cost (their targets, cross-account delivery).",
     (
         "DynamoDB storage is read once a UTC day (DescribeTable); a day without its reading takes the nearest one. "
         "Under moto TableSizeBytes is 0, so the local run and the tests show no table storage."
@@ -84,6 +82,7 @@ SERVICES = (
     "Amazon S3",
     "Amazon CloudWatch",
     "Amazon SNS",
+    "Amazon EventBridge",
 )
 
 
@@ -239,6 +238,8 @@ def estimate(
          p.alarm_per_month)  # fmt: skip
     line("sns.publishes", "Amazon SNS", "Notifications of received mail", totals["sns_publishes"], "publishes",
          p.sns_per_million_publishes, MILLION)  # fmt: skip
+    line("eventbridge.events", "Amazon EventBridge", "History events put on the desk's bus, per 64 KB",
+         totals["bus_events"], "events", p.eventbridge_per_million_events, MILLION)  # fmt: skip
 
     total = sum(entry["cost"] for entry in lines)
     services = [

@@ -24,6 +24,8 @@ from chalicelib.domain.errors import ValidationError
 #                a standard-resolution alarm $0.10 per month
 #   SQS          https://aws.amazon.com/sqs/pricing/              $0.40 per million standard requests
 #   SNS          https://aws.amazon.com/sns/pricing/              $0.50 per million publishes (no fee to Lambda)
+#   EventBridge  https://aws.amazon.com/eventbridge/pricing/      custom events $1.00 per million (each 64 KB chunk of
+#                an entry is one)
 PRICE_LIMIT = 1000.0  # no price of the list comes near it; a bigger number is a typo
 
 
@@ -50,6 +52,7 @@ class Prices:
     alarm_per_month: float = 0.10
     sqs_per_million_requests: float = 0.40
     sns_per_million_publishes: float = 0.50
+    eventbridge_per_million_events: float = 1.00
 
     def document(self) -> dict[str, float]:
         return {f.name: getattr(self, f.name) for f in fields(self)}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
@@ -35,6 +35,7 @@ from chalicelib.services.ports import (
 )
 
 if TYPE_CHECKING:
+    from chalicelib.domain.agents import Agent
     from chalicelib.domain.attachments import Attachment
 
 logger = logging.getLogger("helpdesk.mail")
@@ -486,20 +487,7 @@ class Notifier:
             "minutes_left": -(-seconds_left(now) // 60),
             "console_url": self.links.queue(),
         }
-        return [
-            Letter(
-                ticket_id=CEILING_OWNER,
-                key=f"ack_ceiling#{hour}#{agent.email}",
-                kind="ack_ceiling",
-                to=agent.email,
-                to_name=agent.name,
-                context={**context, "recipient_name": agent.name},
-                automated=True,
-                threaded=False,
-            )
-            for agent in self.store.list_agents()
-            if agent.active and agent.is_admin
-        ]
+        return admin_letters(self.store.list_agents(), CEILING_OWNER, f"ack_ceiling#{hour}", "ack_ceiling", context)
 
     def _with_status(self, config: DeskConfig, ticket: Ticket, reply: Notice) -> Notice:
         """A reply made with a move into a requester-facing status carries that status's message and decision
@@ -829,3 +817,22 @@ def _excerpt(text: str, limit: int = EXCERPT) -> str:
         if boundary > limit // 2:
             cut = cut[:boundary]
     return cut.rstrip() + "…"
+
+
+def admin_letters(agents: Iterable[Agent], owner: str, key: str, kind: str, context: dict[str, Any]) -> list[Letter]:
+    """One automated mail to each active admin, keyed `<key>#<address>` under `owner`, so the outbox sends each
+    once however often the same news is told (a rerun job, two functions noticing it together)."""
+    return [
+        Letter(
+            ticket_id=owner,
+            key=f"{key}#{agent.email}",
+            kind=kind,
+            to=agent.email,
+            to_name=agent.name,
+            context={**context, "recipient_name": agent.name},
+            automated=True,
+            threaded=False,
+        )
+        for agent in agents
+        if agent.active and agent.is_admin
+    ]

@@ -1,5 +1,12 @@
-"""Events out: every history event newly written goes to the event bus and to the webhooks that want it, signed,
-retried with back-off, logged for admins; a webhook failing for a day is switched off and the admins told once."""
+"""Events out: every history event written goes to the event bus and to the webhooks that want it, signed,
+retried with back-off, logged for admins; a webhook failing for a day is switched off and the admins told once.
+
+Nothing written is left unpublished, even when a function dies half-way, and nothing is published twice by a rerun:
+before the events are written, each ticket's share is recorded as a delivery to the bus (the key taken already by an
+earlier run: nothing to put) and put; after the write, the webhooks' deliveries are recorded for every event given,
+new or not, under keys of the webhook and the event (so a redelivered record records and sends nothing twice). A
+delivery to the bus that was not put (the function died, the bus refused or was out of reach) is due for the outbox
+job, which puts it as it retries a webhook's."""
 
 from __future__ import annotations
 
@@ -7,7 +14,7 @@ import json
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from chalicelib.domain import webhooks as rules
@@ -23,12 +30,16 @@ logger = logging.getLogger("helpdesk.webhooks")
 PENDING = "pending"
 SENT = "sent"
 FAILED = "failed"  # given up: tried for a day, or its webhook was deleted or switched off
+SECRET_SHOWN_FOR = timedelta(minutes=15)  # the console's one showing of a new webhook's secret, after its redirect
 MAX_WEBHOOKS = 20  # each event is recorded once per webhook that wants it: the fan-out stays small
 RETRY_BATCH = 100
 # Deliveries per webhook_sender invocation: even if every receiver takes its whole 5 s, one invocation ends well
 # within the function's 20 s (what a timed-out invocation had claimed is due again for the outbox job).
 HANDOFF_BATCH = 3
 OWNER = "desk#webhooks"  # the outbox partition of the admins' mails about webhooks
+# The "webhook" of the deliveries the bus refused: stored and retried as a webhook's, sent with PutEvents. Never a
+# webhook's id (those are 26-character ULIDs); its deliveries are in no webhook's log.
+BUS = "eventbridge"
 
 
 @dataclass(frozen=True)
@@ -127,6 +138,13 @@ class DeliveryStore(Protocol):
     def due(self, now: datetime, limit: int) -> list[Delivery]: ...
 
 
+class SecretOffers(Protocol):
+    def offer(self, session: str, webhook_id: str, until: datetime) -> None: ...
+
+    def take(self, session: str, webhook_id: str, now: datetime) -> bool:
+        """Remove the offer if it is there and not past; whether this call took it."""
+
+
 class DeliveryLog(Protocol):
     def add(self, attempt: Attempt) -> None: ...
 
@@ -140,8 +158,9 @@ class Poster(Protocol):
 
 
 class Bus(Protocol):
-    def put(self, events: list[dict[str, Any]]) -> int:
-        """Publish the events (in batches the bus takes); how many it refused."""
+    def put(self, events: list[dict[str, Any]]) -> list[str]:
+        """Publish the events (in batches the bus takes); the ids of those it refused. Raises when the bus could
+        not be reached at all."""
 
 
 Handoff = Callable[[list[DeliveryKey]], None]
@@ -165,6 +184,7 @@ class WebhookAdmin:
         new_secret: Callable[[], str],
         *,
         local: bool,
+        offers: SecretOffers | None = None,
     ) -> None:
         self.store = store
         self.log = log
@@ -172,6 +192,19 @@ class WebhookAdmin:
         self.ids = ids
         self.new_secret = new_secret
         self.local = local
+        self.offers = offers
+
+    def offer_secret(self, webhook: Webhook, session: str) -> None:
+        """Let one console session see the new webhook's secret once more, on the page its add redirects to (so a
+        reload never adds a second webhook, and the secret never travels in a URL)."""
+        if self.offers is not None:
+            self.offers.offer(session, webhook.id, webhook.created_at + SECRET_SHOWN_FOR)
+
+    def secret_once(self, webhook: Webhook, session: str) -> str | None:
+        """The secret, if this session was offered it and has not been shown it yet; never again after that."""
+        if self.offers is None or not self.offers.take(session, webhook.id, self.clock.now()):
+            return None
+        return webhook.secret
 
     def create(self, raw: Any, admin: Agent) -> Created:
         wanted = rules.webhook_request(raw, local=self.local)
@@ -225,9 +258,11 @@ def _limit(raw: Any) -> int:
 
 
 class EventsOut:
-    """Publishes events that were just written for the first time: one bus entry each, one delivery per webhook
-    that wants it (recorded under a key of the webhook and the event, so nothing is recorded twice), handed to
-    the deliverer per webhook so that a slow receiver holds up only its own deliveries."""
+    """Publishes the events given: one bus entry each before they are written (`announce`), and after the write
+    one delivery per webhook that wants it (`deliver`), recorded under a key of the webhook and the event, so
+    nothing is recorded twice, and handed to the deliverer per webhook so that a slow receiver holds up only its
+    own deliveries. An error of DynamoDB or of reading the ticket is raised: the stream record or the job is run
+    again, and publishes what it had not."""
 
     def __init__(
         self,
@@ -245,26 +280,61 @@ class EventsOut:
         self.handoff = handoff
         self.bus = bus
 
-    def published(self, events: list[HistoryEvent]) -> dict[str, int]:
-        """A failure here is logged, not raised: the events are written, and a redelivered record would find them
-        there and publish nothing, so failing the record would not bring them back."""
-        tally = {"events": len(events), "bus_refused": 0, "deliveries": 0}
-        if not events:
-            return tally
+    def announce(self, events: list[HistoryEvent]) -> Announced:
+        """The events' bodies, put on the bus once: each ticket's share is first recorded as a delivery to the bus
+        (under the key of its first event, due a little later), put, and marked sent. A rerun finds the key taken
+        and puts nothing; a run that died before its put leaves the delivery due, and the outbox job puts it. What
+        the bus refuses, or all when it cannot be reached, stays due the same way: the stream never waits on it."""
+        hooks = [w for w in self.webhooks.all() if w.active] if events else []
+        if not events or (self.bus is None and not hooks):
+            return Announced(events, [], hooks, 0)
+        bodies = self._bodies(events)
+        refused = 0
+        if self.bus is not None:
+            refused = self._put_on_bus(self.bus, events, bodies)
+        return Announced(events, bodies, hooks, refused)
+
+    def _put_on_bus(self, bus: Bus, events: list[HistoryEvent], bodies: list[dict[str, Any]]) -> int:
+        now = self.clock.now()
+        shares: dict[str, list[tuple[HistoryEvent, dict[str, Any]]]] = {}
+        for event, body in zip(events, bodies, strict=True):
+            shares.setdefault(event.ticket_id, []).append((event, body))
+        new: list[Delivery] = []
+        for share in shares.values():
+            first, body = share[0]
+            wire = _json([b for _, b in share])
+            delivery = _delivery(first, body, BUS, wire, now, now + rules.retry_wait(1))
+            if self.deliveries.record(delivery):
+                new.append(delivery)
+        if not new:
+            return 0
         try:
-            hooks = [w for w in self.webhooks.all() if w.active]
-            if self.bus is None and not hooks:
-                return tally
-            bodies = self._bodies(events)
-            if self.bus is not None:
-                tally["bus_refused"] = self.bus.put(bodies)
-            fresh = self._record(hooks, events, bodies)
+            refused_ids = set(bus.put([b for d in new for b in json.loads(d.body)]))
         except Exception:
-            logger.exception("events not published", extra={"events": [f"{e.ticket_id}/{e.key}" for e in events]})
-            return tally
-        tally["deliveries"] = len(fresh)
+            logger.exception("the event bus could not be reached; its entries are left for the outbox job")
+            return sum(len(json.loads(d.body)) for d in new)
+        kept = 0
+        for delivery in new:
+            ids = {str(b["id"]) for b in json.loads(delivery.body)}
+            if ids & refused_ids:
+                kept += len(ids)  # put again whole by the retry: the ids it took already repeat, with the same id
+            else:
+                self.deliveries.done(delivery, SENT, None, None)
+        return kept
+
+    def deliver(self, announced: Announced) -> int:
+        """Record each event's deliveries to the webhooks that want it (a key taken already is a delivery recorded
+        by an earlier run: left to its own course) and hand the new ones over; how many were new."""
+        if not announced.hooks:
+            return 0
+        fresh = self._record(announced.hooks, announced.events, announced.bodies)
         hand_over(self.handoff, [d.key for d in fresh])
-        return tally
+        return len(fresh)
+
+    def published(self, events: list[HistoryEvent]) -> dict[str, int]:
+        """Both steps at once, for events already written."""
+        announced = self.announce(events)
+        return {"events": len(events), "bus_refused": announced.bus_refused, "deliveries": self.deliver(announced)}
 
     def _bodies(self, events: list[HistoryEvent]) -> list[dict[str, Any]]:
         seen: dict[str, Ticket | None] = {}
@@ -279,26 +349,45 @@ class EventsOut:
             for webhook in hooks:
                 if not webhook.wants(event.kind):
                     continue
-                delivery = Delivery(
-                    ticket_id=event.ticket_id,
-                    webhook_id=webhook.id,
-                    event_key=event.key,
-                    event_id=body["id"],
-                    kind=event.kind,
-                    ref=str(body["ticket"].get("ref") or ""),
-                    body=wire_body(webhook, body),
-                    created_at=now,
-                    next_attempt_at=now,
-                )
+                delivery = _delivery(event, body, webhook.id, wire_body(webhook, body), now, now)
                 if self.deliveries.record(delivery):
                     fresh.append(delivery)
         return fresh
 
 
+@dataclass(frozen=True)
+class Announced:
+    """Events put on the bus, waiting for their write before the webhooks' deliveries are recorded."""
+
+    events: list[HistoryEvent]
+    bodies: list[dict[str, Any]]
+    hooks: list[Webhook]
+    bus_refused: int
+
+
+def _delivery(
+    event: HistoryEvent, body: dict[str, Any], target: str, wire: str, now: datetime, due: datetime
+) -> Delivery:
+    return Delivery(
+        ticket_id=event.ticket_id,
+        webhook_id=target,
+        event_key=event.key,
+        event_id=str(body["id"]),
+        kind=event.kind,
+        ref=str(body["ticket"].get("ref") or ""),
+        body=wire,
+        created_at=now,
+        next_attempt_at=due,
+    )
+
+
+def _json(value: dict[str, Any] | list[dict[str, Any]]) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
 def wire_body(webhook: Webhook, event: dict[str, Any]) -> str:
     """What is POSTed (and signed): the event itself, or the chat message made from it."""
-    shown = rules.chat_message(event) if webhook.format == rules.SLACK else event
-    return json.dumps(shown, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return _json(rules.chat_message(event) if webhook.format == rules.SLACK else event)
 
 
 class Deliverer:
@@ -317,9 +406,11 @@ class Deliverer:
         tell_admins: Callable[[Webhook], None],
         signing_clock: Clock | None = None,
         timeout: float = rules.TIMEOUT_SECONDS,
+        bus: Bus | None = None,
     ) -> None:
         """`signing_clock` stamps `Webhook-Timestamp`: the real time, which receivers compare with theirs, even
-        where the desk's own clock is moved (the local run's /_local/clock, the tests)."""
+        where the desk's own clock is moved (the local run's /_local/clock, the tests). `bus` sends the entries
+        the bus refused before."""
         self.webhooks = webhooks
         self.deliveries = deliveries
         self.log = log
@@ -329,11 +420,16 @@ class Deliverer:
         self.tell_admins = tell_admins
         self.signing_clock = signing_clock or clock
         self.timeout = timeout
+        self.bus = bus
 
     def deliver(self, keys: Iterable[DeliveryKey]) -> dict[str, int]:
         tally: dict[str, int] = {}
         known: dict[str, Webhook | None] = {}
         for key in keys:
+            if key.webhook_id == BUS:
+                outcome = self._to_bus(key)
+                tally[outcome] = tally.get(outcome, 0) + 1
+                continue
             if key.webhook_id not in known:
                 known[key.webhook_id] = self.webhooks.get(key.webhook_id)
             outcome = self._one(key, known[key.webhook_id])
@@ -387,6 +483,35 @@ class Deliverer:
             return "switched_off"
         return "given_up" if given_up else "failed"
 
+    def _to_bus(self, key: DeliveryKey) -> str:
+        """An entry the bus refused before, put again; given up (and logged) after a day, like a webhook's."""
+        now = self.clock.now()
+        delivery = self.deliveries.get(key)
+        if delivery is None or delivery.state != PENDING:
+            return "done_before"
+        if delivery.next_attempt_at is not None and delivery.next_attempt_at > now:
+            return "not_due"
+        claimed = self.deliveries.claim(delivery, now + rules.retry_wait(delivery.attempts + 1))
+        if claimed is None:
+            return "taken"
+        if self.bus is None:
+            self.deliveries.done(claimed, FAILED, None, "no event bus is configured any more")
+            return "given_up"
+        try:
+            refused = self.bus.put(list(json.loads(claimed.body)))
+            error = "the bus refused it" if refused else None
+        except Exception:  # the bus unreachable: the next attempt is due at the claimed time
+            logger.exception("the event bus could not be reached", extra={"event_id": claimed.event_id})
+            error = "the bus could not be reached"
+        if error is None:
+            self.deliveries.done(claimed, SENT, None, None)
+            return "sent"
+        given_up = now - claimed.created_at >= rules.GIVE_UP_AFTER
+        if given_up:
+            logger.error("event %s given up for the bus after a day: %s", claimed.event_id, error)
+        self.deliveries.done(claimed, FAILED if given_up else PENDING, None, error)
+        return "given_up" if given_up else "failed"
+
     def _post(self, webhook: Webhook, delivery: Delivery) -> Posted:
         body = delivery.body.encode()
         timestamp = int(self.signing_clock.now().timestamp())
@@ -423,18 +548,22 @@ def hand_over(handoff: Handoff, keys: list[DeliveryKey]) -> int:
 
 
 class PublishingEventStore:
-    """The history's store, publishing each event the first time it is written, by whichever code path writes
-    it (the stream pipeline, the jobs' reminders and SLA alerts, survey answers). A redelivered record or a rerun
-    job writes nothing new, so it publishes nothing."""
+    """The history's store, publishing the events it is given, by whichever code path writes them (the stream
+    pipeline, the jobs' reminders and SLA alerts, survey answers): to the bus before they are written, to the
+    webhooks after. A function that dies after the write leaves events whose rerun (a redelivered record, the job's
+    next run) writes nothing new but records their deliveries then: nothing written goes unpublished."""
 
     def __init__(self, inner: EventStore, events_out: Callable[[], EventsOut]) -> None:
         self.inner = inner
         self.events_out = events_out  # built on the first event written: most requests never write one
 
     def add(self, events: list[HistoryEvent]) -> int:
+        if not events:
+            return 0
+        out = self.events_out()
+        announced = out.announce(events)
         fresh = [event for event in events if self.inner.add([event])]
-        if fresh:
-            self.events_out().published(fresh)
+        out.deliver(announced)
         return len(fresh)
 
     def all_events(self, ticket_id: str) -> list[HistoryEvent]:
@@ -470,7 +599,8 @@ def switched_off_context(webhook: Webhook, desk_name: str, console_url: str) -> 
     }
 
 
-def switched_off_key(webhook: Webhook, email: str) -> str:
-    """One mail per admin per switch-off: a rerun, or two deliverers failing together, find the key taken."""
+def switched_off_key(webhook: Webhook) -> str:
+    """One mail per admin per switch-off (each admin's address ends the key): a rerun, or two deliverers failing
+    together, find the key taken."""
     since = stamp(webhook.failing_since) if webhook.failing_since else "unknown"
-    return f"webhook_off#{webhook.id}#{since}#{email}"
+    return f"webhook_off#{webhook.id}#{since}"

@@ -1,5 +1,5 @@
 """The deliverer and the publishing history store with in-memory fakes: claims keep two deliverers from both
-sending, a switch-off tells the admins once, and only newly written events are published."""
+sending, a switch-off tells the admins once, and every event written is published, even by a run that died."""
 
 from __future__ import annotations
 
@@ -7,14 +7,18 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from chalicelib.domain.history import HistoryEvent
-from chalicelib.domain.webhooks import Webhook
+from chalicelib.domain.webhooks import Webhook, event_id
 from chalicelib.services.webhooks import (
+    BUS,
     PENDING,
     Attempt,
     Deliverer,
     Delivery,
     DeliveryKey,
+    EventsOut,
     Posted,
     PublishingEventStore,
     hand_over,
@@ -167,34 +171,104 @@ def test_a_success_after_failures_clears_the_failing_mark(clock: ManualClock) ->
 
 
 class Events:
+    """The history's store; `die_after_write` makes the next add write its events and then fail, as a function
+    killed between the write and what follows it."""
+
     def __init__(self) -> None:
         self.keys: set[str] = set()
+        self.die_after_write = False
 
     def add(self, events: list[HistoryEvent]) -> int:
         fresh = [e for e in events if e.key not in self.keys]
         self.keys |= {e.key for e in fresh}
+        if self.die_after_write:
+            self.die_after_write = False
+            raise TimeoutError("the function ran out of time")
         return len(fresh)
 
 
-class Published:
-    def __init__(self) -> None:
-        self.events: list[str] = []
+class Bus:
+    """The event bus: refuses the ids in `refusing` (once each), or cannot be reached while `down`."""
 
-    def published(self, events: list[HistoryEvent]) -> dict[str, int]:
-        self.events += [e.key for e in events]
-        return {}
+    def __init__(self, refusing: tuple[str, ...] = (), down: bool = False) -> None:
+        self.refusing = set(refusing)
+        self.down = down
+        self.taken: list[str] = []
+
+    def put(self, events: list[dict[str, Any]]) -> list[str]:
+        if self.down:
+            raise ConnectionError("no route to the bus")
+        refused = [str(e["id"]) for e in events if e["id"] in self.refusing]
+        self.refusing -= set(refused)
+        self.taken += [str(e["id"]) for e in events if e["id"] not in refused]
+        return refused
 
 
-def test_only_events_written_for_the_first_time_are_published() -> None:
-    published = Published()
-    store = PublishingEventStore(Events(), lambda: published)  # type: ignore[arg-type]
+def publishing(
+    clock: ManualClock, bus: Bus, *hooks: Webhook
+) -> tuple[PublishingEventStore, Events, Deliveries, list[str]]:
+    events, store, handed = Events(), Deliveries(), []
+    out = EventsOut(
+        Hooks(*hooks), store, lambda ticket_id: None, clock, lambda keys: handed.extend(k.event_key for k in keys), bus
+    )
+    return PublishingEventStore(events, lambda: out), events, store, handed
+
+
+def test_an_event_written_by_a_run_that_died_is_published_by_the_rerun_and_delivered_once(clock: ManualClock) -> None:
+    clock.current = AT
+    bus = Bus()
+    history, events, deliveries, handed = publishing(clock, bus, hook())
     first = HistoryEvent("T1", "k1", "created", AT, "requester:r@example.org")
-    second = HistoryEvent("T1", "k2", "reply", AT, "agent:A1")
+    events.die_after_write = True
 
-    assert store.add([first]) == 1
-    assert store.add([first, second]) == 1
-    assert store.add([first, second]) == 0
-    assert published.events == ["k1", "k2"]
+    with pytest.raises(TimeoutError):
+        history.add([first])  # written, then the function died before its deliveries were recorded
+    assert "k1" in events.keys
+    assert [k for k in deliveries.items if k.webhook_id != BUS] == []
+
+    assert history.add([first]) == 0  # the redelivered record: nothing new to write, the delivery still recorded
+    assert history.add([first]) == 0  # and once more: nothing recorded or handed twice
+    assert [(k.webhook_id, k.event_key) for k in deliveries.items] == [(BUS, "k1"), ("W1", "k1")]
+    assert handed == ["k1"]
+    assert bus.taken == [event_id("T1", "k1")]  # put before the write, and not again by the reruns
+    assert deliveries.items[DeliveryKey("T1", BUS, "k1")].state == "sent"
+
+
+def test_what_the_bus_refuses_is_kept_and_put_again_by_the_deliverer(clock: ManualClock) -> None:
+    clock.current = AT
+    refused = event_id("T2", "k2")
+    bus = Bus(refusing=(refused,))
+    history, _, deliveries, handed = publishing(clock, bus)
+    written = [HistoryEvent("T1", "k1", "note", AT, "agent:A1"), HistoryEvent("T2", "k2", "note", AT, "agent:A1")]
+
+    assert history.add(written) == 2
+    assert bus.taken == [event_id("T1", "k1")]
+    kept = deliveries.items[DeliveryKey("T2", BUS, "k2")]
+    assert (kept.state, kept.event_id, handed) == (PENDING, refused, [])
+    assert kept.next_attempt_at is not None
+    assert kept.next_attempt_at > AT
+    sender = Deliverer(Hooks(), deliveries, Log(), Receiver(), clock, lambda keys: None, lambda w: None, bus=bus)
+
+    assert sender.deliver([kept.key]) == {"not_due": 1}
+    clock.current = kept.next_attempt_at
+    assert sender.deliver([kept.key]) == {"sent": 1}
+    assert bus.taken == [event_id("T1", "k1"), refused]
+    assert deliveries.items[kept.key].state == "sent"
+    assert history.add(written) == 0  # a rerun: nothing put again
+    assert bus.taken == [event_id("T1", "k1"), refused]
+
+
+def test_a_bus_out_of_reach_keeps_every_event_for_the_retry_and_the_write_goes_on(clock: ManualClock) -> None:
+    clock.current = AT
+    bus = Bus(down=True)
+    history, events, deliveries, _ = publishing(clock, bus)
+
+    assert history.add([HistoryEvent("T1", "k1", "note", AT, "agent:A1")]) == 1
+    assert "k1" in events.keys
+    assert [(k.webhook_id, k.event_key) for k in deliveries.items] == [(BUS, "k1")]
+    clock.current = AT + timedelta(days=1, minutes=1)
+    sender = Deliverer(Hooks(), deliveries, Log(), Receiver(), clock, lambda keys: None, lambda w: None, bus=bus)
+    assert sender.deliver([DeliveryKey("T1", BUS, "k1")]) == {"given_up": 1}  # a day out of reach: given up
 
 
 def test_deliveries_are_handed_on_per_webhook_a_few_at_a_time() -> None:

@@ -1,17 +1,22 @@
 """The console's webhooks page (admins): add one (its secret shown once), delete one after a confirmation step,
-and each webhook's delivery log; the same service calls as /admin/webhooks."""
+and each webhook's delivery log; the same service calls as /admin/webhooks.
+
+Adding is a post-redirect-get, like the console's other forms: the post answers 303 to `?added=<id>`, so reloading
+the page never adds a second webhook. The secret never travels in that URL: the post offers it to its own session
+(`WebhookAdmin.offer_secret`, an item of the desk table), and the first GET of that session takes the offer in one
+conditional delete and shows the secret; a reload, another session or a late visit finds no offer and says so."""
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from chalice.app import Request, Response
 
 from chalicelib import wiring
-from chalicelib.domain.errors import ForbiddenError, ValidationError
-from chalicelib.domain.webhooks import FORMATS, KIND_LABELS, KINDS
+from chalicelib.domain.errors import ForbiddenError, NotFoundError, ValidationError
+from chalicelib.domain.webhooks import FORMATS, KIND_LABELS, KINDS, Webhook
 from chalicelib.services.sessions import SignedIn
-from chalicelib.services.webhooks import Created
 from chalicelib.web.console.session import checked_form, console_view, redirect, render, signed_in
 from chalicelib.web.http import public_base_url, query
 
@@ -38,7 +43,8 @@ def _page(
     who: SignedIn,
     status: int = 200,
     *,
-    created: Created | None = None,
+    added: Webhook | None = None,
+    secret: str | None = None,
     errors: dict[str, str] | None = None,
     values: dict[str, Any] | None = None,
     message: str | None = None,
@@ -55,7 +61,8 @@ def _page(
         who,
         status,
         webhooks=wiring.webhook_admin().listing(),
-        created=created,
+        added=added,
+        secret=secret,
         errors=errors,
         problems=problems,
         message=message,
@@ -69,9 +76,22 @@ def _page(
 
 @console_view
 def page(request: Request) -> Response:
+    """The list and the form; after an add (`?added=<id>`) the new webhook, with its secret the first time only."""
     who = _admin(signed_in(request))
     deleted = query(request, "deleted") == "1"
-    return _page(request, who, deleted=deleted)
+    added = _added(query(request, "added"))
+    secret = wiring.webhook_admin().secret_once(added, who.session.id_hash) if added is not None else None
+    return _page(request, who, deleted=deleted, added=added, secret=secret)
+
+
+def _added(webhook_id: str | None) -> Webhook | None:
+    """The webhook `?added=` names; none when it is gone (deleted meanwhile) or never was."""
+    if not webhook_id:
+        return None
+    try:
+        return wiring.webhook_admin().get(webhook_id)
+    except NotFoundError:
+        return None
 
 
 @console_view
@@ -108,4 +128,5 @@ def post(request: Request) -> Response:
         created = admin.create(wanted, who.agent)
     except ValidationError as failure:
         return _page(request, who, 422, errors=failure.errors, values=wanted, message=failure.message)
-    return _page(request, who, 201, created=created)
+    admin.offer_secret(created.webhook, who.session.id_hash)
+    return redirect(f"{public_base_url(request)}/console/admin/webhooks?{urlencode({'added': created.webhook.id})}")
