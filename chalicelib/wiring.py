@@ -126,6 +126,7 @@ def pipeline() -> Pipeline:
             DynamoAgendaStore(),
             DynamoStatsStore(),
             built.clock,
+            erased=lambda before: personal_data().settle(before),
         )
     return _pipeline
 

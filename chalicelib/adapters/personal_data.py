@@ -22,7 +22,14 @@ from chalicelib.adapters.records import (
     transaction_connection,
 )
 from chalicelib.domain.errors import StaleVersionError
-from chalicelib.domain.personal_data import ERASED, Erasure, Redactor, erased_actor, erased_event_data
+from chalicelib.domain.personal_data import (
+    ERASED,
+    Erasure,
+    Redactor,
+    about_erasure,
+    erased_actor,
+    erased_event_data,
+)
 from chalicelib.domain.tickets import REQUESTER, Ticket, normalise_email, stamp
 from chalicelib.services.ports import FAILED, PENDING
 
@@ -194,8 +201,8 @@ class DynamoPersonalDataStore:
                 continue
             elif sk == TRACKER_SK:
                 changes = {"state": string(redact.text(text(item, "state")))}
-            elif sk == STATS_SK or sk.startswith(AGENDA_PREFIX):
-                continue  # counters and job steps: no one's words
+            elif sk == STATS_SK or sk.startswith(AGENDA_PREFIX) or about_erasure(sk):
+                continue  # counters, job steps and the news of the erasure itself: no one's words
             else:
                 self.delete(self.events_table, ticket_id, sk)
                 touched += 1

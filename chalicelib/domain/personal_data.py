@@ -10,8 +10,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib.domain import history
-from chalicelib.domain.errors import MalformedRequestError
-from chalicelib.domain.tickets import REQUESTER, normalise_email, valid_email
+from chalicelib.domain.errors import ValidationError
+from chalicelib.domain.tickets import REQUESTER, Ticket, normalise_email, valid_email
 
 ERASED = "[erased]"
 # Where an erased ticket's requester address was: a reserved domain (RFC 2606) no mail can reach, so the
@@ -24,7 +24,7 @@ MIN_NAME_PART = 3
 
 
 def requester_email(value: Any) -> str:
-    """The address an export or an erasure is about, normalised as tickets store it; 400 if it is not one."""
+    """The address an export or an erasure is about, normalised as tickets store it; 422 if it is not one."""
     if not isinstance(value, str) or not value.strip():
         raise refused("an email address is needed", "email", "is required")
     email = normalise_email(value)
@@ -33,9 +33,10 @@ def requester_email(value: Any) -> str:
     return email
 
 
-def refused(message: str, field: str, why: str) -> MalformedRequestError:
-    """400, naming the field, as the other fields of the error body do (`errors`)."""
-    return MalformedRequestError(message, errors={field: why})
+def refused(message: str, field: str, why: str) -> ValidationError:
+    """422, naming the field in `errors`: the request was well-formed, a field's value is wrong (a missing or bad
+    address, `confirm` not true, a bad `limit`). A malformed request (not JSON, unknown names) stays a 400."""
+    return ValidationError(message, {field: why})
 
 
 def erasure_key(email: str) -> str:
@@ -138,4 +139,18 @@ class Erasure:
 
 def erased_event(ticket_id: str, at: datetime, version: int, scope: str) -> history.HistoryEvent:
     """The history's record that the ticket's personal data was erased, without any of it."""
-    return history.job_event(ticket_id, history.ERASED, at, f"erased_{version:010d}", ERASER, {"scope": scope})
+    return history.job_event(ticket_id, history.ERASED, at, f"{ERASED_CAUSE}{version:010d}", ERASER, {"scope": scope})
+
+
+ERASED_CAUSE = "erased_"
+
+
+def is_erasure(old: Ticket, new: Ticket) -> bool:
+    """Whether a ticket's write is the one that erased its requester."""
+    return new.changed_by == ERASER and new.requester_email == ERASED_ADDRESS != old.requester_email
+
+
+def about_erasure(key: str) -> bool:
+    """Whether a key that ends with an event's key (a webhook's or the bus's delivery of it) is of an `erased`
+    event: what is sent about the erasure names no one, and must survive the erasure's later passes."""
+    return f"#j#{ERASED_CAUSE}" in key

@@ -182,17 +182,7 @@ class PersonalData:
             ticket = self.store.ticket(ticket_id)
             if ticket is None or ticket.requester_email == ERASED_ADDRESS:
                 return False
-            found = self.desk.tickets.get_with_comments(ticket_id)
-            comments = found[1] if found else []
-            redact = self._redactor(ticket, comments)
-            for key in self.store.scrub_ticket_partition(ticket_id, ticket.requester_email, redact) + [
-                k for k in (ticket.mail_key,) if k
-            ]:
-                self._forget_mail(key)
-            self._erase_files(ticket_id)
-            self.store.scrub_event_partition(ticket_id, ticket.requester_email, redact)
-            if self.refresh is not None:
-                self.refresh(ticket_id, self.desk.config())
+            self._scrub(ticket)
             erased = replace(
                 ticket,
                 subject=ERASED,
@@ -211,6 +201,31 @@ class PersonalData:
             self.desk.events.add([erased_event(ticket_id, self.desk.clock.now(), ticket.version, scope)])
             return True
         raise StaleVersionError(f"ticket {ticket_id} kept changing while it was being erased")
+
+    def settle(self, before: Ticket) -> int:
+        """The second pass of a ticket's erasure, when the stream brings the erasure's own write (`before` is the
+        ticket as it was). A change made just before the erasure may have been handled by the stream after the
+        first pass had scrubbed, adding its history events, mail or deliveries with the person in them; the stream
+        keeps one item's records in order, so by now every such change of the ticket is in, and it is scrubbed
+        with what the ticket held before. How many items it changed (none, mostly)."""
+        if before.requester_email == ERASED_ADDRESS:
+            return 0
+        return self._scrub(before)
+
+    def _scrub(self, ticket: Ticket) -> int:
+        """Everything of one ticket but the ticket item: comments, raw mail, files, history, mail, deliveries;
+        then the reports' share is counted again from the scrubbed history."""
+        found = self.desk.tickets.get_with_comments(ticket.id)
+        comments = found[1] if found else []
+        redact = self._redactor(ticket, comments)
+        mail_keys = self.store.scrub_ticket_partition(ticket.id, ticket.requester_email, redact)
+        for key in mail_keys + [k for k in (ticket.mail_key,) if k]:
+            self._forget_mail(key)
+        self._erase_files(ticket.id)
+        touched = self.store.scrub_event_partition(ticket.id, ticket.requester_email, redact)
+        if self.refresh is not None:
+            self.refresh(ticket.id, self.desk.config())
+        return touched + len(mail_keys)
 
     def _redactor(self, ticket: Ticket, comments: list[Comment]) -> Redactor:
         texts = [ticket.subject, ticket.description]

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from chalicelib.domain import history, notices, sla, stats
 from chalicelib.domain.config import DeskConfig
 from chalicelib.domain.history import CREATED, STATUS_CHANGED, SURVEY_ANSWERED, HistoryEvent
+from chalicelib.domain.personal_data import is_erasure
 from chalicelib.domain.tickets import Comment, Ticket
 from chalicelib.services.mailing import Notifier
 from chalicelib.services.ports import (
@@ -65,7 +67,11 @@ class Pipeline:
         agenda: AgendaStore | None = None,
         stats: StatsStore | None = None,
         clock: Clock | None = None,
+        erased: Callable[[Ticket], Any] | None = None,
     ) -> None:
+        """`erased` is told of each ticket's erasure when its write comes, with the ticket as it was before
+        (chalicelib/services/personal_data.py's second pass)."""
+        self.erased = erased
         self.events = events
         self.config = config
         self.tickets = tickets
@@ -94,6 +100,9 @@ class Pipeline:
             self.events.add(derived)
             self.refresh(ticket_id, config)
         if isinstance(change, TicketWritten):
+            if self.erased is not None and change.old is not None and is_erasure(change.old, change.new):
+                self.erased(change.old)
+                return derived
             self._plan(config, change.new, derived)
             if self.notifier is not None:
                 found = notices.ticket_notices(config, change.old, change.new, derived)

@@ -1099,7 +1099,12 @@ def api_paths() -> dict[str, dict[str, Schema]]:
                             }
                         )
                     ),
-                    **errors(400, 401, 403, 422),
+                    "400": {**error(400), "description": "A parameter other than `email`; `error.errors` names it"},
+                    **errors(401, 403),
+                    "422": {
+                        **error(422),
+                        "description": "`email` is missing or not an email address; `error.errors` names it",
+                    },
                 },
                 tags="admin",
                 security=ADMIN,
@@ -1127,7 +1132,17 @@ def api_paths() -> dict[str, dict[str, Schema]]:
                             }
                         )
                     ),
-                    **errors(400, 401, 403, 422),
+                    "400": {
+                        **error(400),
+                        "description": "Malformed request: not JSON, not an object, or a field other than `email`, "
+                        "`confirm` and `limit` (`error.errors` names it)",
+                    },
+                    **errors(401, 403),
+                    "422": {
+                        **error(422),
+                        "description": "`email` missing or not an email address, `confirm` not `true`, or `limit` "
+                        "not a whole number from 1 to 100; `error.errors` names each",
+                    },
                 },
                 tags="admin",
                 security=ADMIN,
@@ -1239,7 +1254,8 @@ def webhook_paths() -> dict[str, dict[str, Schema]]:
             "post": op(
                 "create_webhook",
                 "Add a webhook: every event of its kinds is POSTed to `url`, signed with the `secret` of this "
-                "answer (shown only here). https only, except http://localhost and 127.0.0.1 in the local run",
+                "answer (shown only here). https only, to a public host (a private, loopback or link-local "
+                "address is refused), except http://localhost and 127.0.0.1 in the local run",
                 {
                     "201": ok(obj({"webhook": WEBHOOK, "secret": STRING}), "Created", headers=LOCATION),
                     **errors(400, 401, 403, 409, 422),

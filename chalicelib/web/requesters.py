@@ -10,7 +10,7 @@ from chalice.app import Request, Response
 
 from chalicelib import wiring
 from chalicelib.domain.config import DeskConfig
-from chalicelib.domain.errors import ForbiddenError, MalformedRequestError
+from chalicelib.domain.errors import ForbiddenError, MalformedRequestError, ValidationError
 from chalicelib.domain.personal_data import refused
 from chalicelib.services.personal_data import ERASE_BATCH, ErasureResult, ExportedTicket
 from chalicelib.services.sessions import SignedIn
@@ -27,7 +27,8 @@ MAX_LIMIT = 100
 
 @handled
 def export(request: Request) -> Response:
-    """Everything about one requester as one JSON document; an unknown address answers 200 with empty lists."""
+    """Everything about one requester as one JSON document; an unknown address answers 200 with empty lists.
+    An unknown parameter is a malformed request (400); a missing or bad `email` a field error (422)."""
     signed_in_admin(request)
     unknown = sorted(set(request.query_params or {}) - EXPORT_PARAMS)
     if unknown:
@@ -39,11 +40,14 @@ def export(request: Request) -> Response:
 
 @handled
 def erase(request: Request) -> Response:
-    """`{"email", "confirm": true, "limit"?}`: erases up to `limit` tickets per call; call again until complete."""
+    """`{"email", "confirm": true, "limit"?}`: erases up to `limit` tickets per call; call again until complete.
+    Not a JSON object or an unknown field: 400; a missing or bad `email`, `confirm` or `limit`: 422 naming it."""
     signed_in_admin(request)
     body = json_body(request)
     if not isinstance(body, dict):
-        raise refused("send a JSON object", "body", "must be an object with email and confirm")
+        raise MalformedRequestError(
+            "the body must be a JSON object", errors={"body": "must be an object with email and confirm"}
+        )
     unknown = sorted(set(body) - ERASE_FIELDS)
     if unknown:
         raise MalformedRequestError(
@@ -121,8 +125,8 @@ def console_page(request: Request) -> Response:
         return _page(request, who)
     try:
         found = document(email)
-    except MalformedRequestError as failure:
-        return _page(request, who, 400, email=email, errors=_errors(failure), message=failure.message)
+    except ValidationError as failure:
+        return _page(request, who, 422, email=email, errors=failure.errors, message=failure.message)
     return _page(request, who, email=found["email"], found=found)
 
 
@@ -155,17 +159,13 @@ def console_erase(request: Request) -> Response:
         return _page(request, who, 422, email=email, found=found, errors=errors, message="The erasure is not confirmed")
     try:
         result = wiring.personal_data().erase(email, True)
-    except MalformedRequestError as failure:
-        return _page(request, who, 400, email=email, errors=_errors(failure), message=failure.message)
+    except ValidationError as failure:
+        return _page(request, who, 422, email=email, errors=failure.errors, message=failure.message)
     return _page(request, who, email=email, result=erasure(result))
 
 
 def _found(email: str) -> dict[str, Any] | None:
     try:
         return document(email)
-    except MalformedRequestError:
+    except ValidationError:
         return None
-
-
-def _errors(failure: MalformedRequestError) -> dict[str, str]:
-    return dict(failure.details.get("errors") or {})

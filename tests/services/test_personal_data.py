@@ -17,7 +17,7 @@ from chalicelib.adapters.raw_mail import RawMailSettings
 from chalicelib.adapters.surveys import DynamoSurveyStore
 from chalicelib.domain import history
 from chalicelib.domain.config import default_config, parse_config
-from chalicelib.domain.errors import MalformedRequestError, ValidationError
+from chalicelib.domain.errors import ValidationError
 from chalicelib.domain.personal_data import (
     ERASED,
     ERASED_ACTOR,
@@ -74,7 +74,7 @@ def test_the_redactor_finds_the_address_the_name_and_the_persons_words_in_other_
 
 @pytest.mark.parametrize("value", [None, "", "  ", "hedy", 42, "erased@erased.invalid"])
 def test_an_address_that_is_not_one_is_refused_naming_the_field(value: Any) -> None:
-    with pytest.raises(MalformedRequestError) as refused:
+    with pytest.raises(ValidationError) as refused:
         requester_email(value)
     assert list(refused.value.details["errors"]) == ["email"]
 

@@ -74,9 +74,22 @@ def test_a_bad_address_is_named_at_its_field_escaped_and_agents_may_not_open_the
     agent = Console(api.client)
     agent.sign_in_with_token(token)
 
-    assert answer.status_code == 400
+    assert answer.status_code == 422
     assert 'aria-describedby="email-error"' in text
+    assert '<p class="field-error" id="email-error">must be an email address</p>' in text
+    assert '<a href="#email">Email address</a>: must be an email address' in text
     assert "<script>x" not in text
     assert "&lt;script&gt;x" in text
     assert agent.get(f"{PAGE}?email={EMAIL}").status_code == 403
     assert "Requesters' data" not in agent.text(agent.get("/console"))
+
+
+def test_an_erasure_of_something_that_is_no_address_is_named_at_the_address_field(admin: Console) -> None:
+    admin.get(PAGE)  # the page's CSRF token
+
+    answer = admin.post(PAGE, {"email": "not-an-address", "confirm_email": "not-an-address"})
+    text = admin.text(answer)
+
+    assert answer.status_code == 422
+    assert '<a href="#email">Email address</a>: must be an email address' in text
+    assert 'id="email" name="email" type="email" value="not-an-address"' in text
