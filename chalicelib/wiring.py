@@ -404,7 +404,7 @@ def deliverer() -> Deliverer:
     return _deliverer
 
 
-def _tell_admins(webhook: Webhook) -> None:
+def _tell_admins(webhook: Webhook, last_answer: str) -> None:
     """One mail per admin through the outbox, keyed by the switch-off, so it is sent once."""
     from chalicelib.services.mailing import admin_letters
     from chalicelib.services.webhooks import OWNER, switched_off_context, switched_off_key
@@ -412,8 +412,8 @@ def _tell_admins(webhook: Webhook) -> None:
     postman, _ = mail()
     built = desk()
     config = built.config()
-    console_url = f"{settings().public_url or LOCAL_URL}/console/admin/webhooks"
-    context = switched_off_context(webhook, config.desk.name, console_url)
+    console_url = f"{settings().public_url or LOCAL_URL}/console/admin/webhooks/{webhook.id}"
+    context = switched_off_context(webhook, config.desk.name, console_url, last_answer)
     letters = admin_letters(built.store.list_agents(), OWNER, switched_off_key(webhook), "webhook_off", context)
     if letters:
         postman.post(letters, config)

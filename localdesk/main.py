@@ -202,6 +202,7 @@ def banner(desk: LocalDesk, seconds: float) -> str:
             f"    curl {url}/_local/outbox                    # the mails sent, newest last",
             f"    curl {url}/_local/jobs                      # the scheduled jobs and their last runs",
             f"    curl -X POST {url}/_local/jobs/stale_sweep  # run one now",
+            f"    curl '{url}/_local/search?text=rosa@example.org'  # every stored item and file holding it",
             f"    curl -X POST -H 'Content-Type: message/rfc822' --data-binary @mail.eml {url}/_local/inbound",
             "",
             "  Ctrl-C to stop.",

@@ -403,7 +403,7 @@ class Deliverer:
         poster: Poster,
         clock: Clock,
         handoff: Handoff,
-        tell_admins: Callable[[Webhook], None],
+        tell_admins: Callable[[Webhook, str], None],
         signing_clock: Clock | None = None,
         timeout: float = rules.TIMEOUT_SECONDS,
         bus: Bus | None = None,
@@ -479,7 +479,7 @@ class Deliverer:
             self.webhooks.failing(webhook.id, now)
         elif rules.should_switch_off(webhook, now) and self.webhooks.switch_off(webhook.id, now):
             logger.warning("webhook %s switched off after a day of failures", webhook.id)
-            self.tell_admins(replace(webhook, active=False, switched_off_at=now))
+            self.tell_admins(replace(webhook, active=False, switched_off_at=now), error[: rules.ERROR_LIMIT])
             return "switched_off"
         return "given_up" if given_up else "failed"
 
@@ -588,13 +588,15 @@ class PublishingEventStore:
         return self.inner.note_alerts(tracker, notified, next_due_at)
 
 
-def switched_off_context(webhook: Webhook, desk_name: str, console_url: str) -> dict[str, Any]:
-    """What the admins' mail says: which webhook, since when it failed, where to look; no event contents."""
+def switched_off_context(webhook: Webhook, desk_name: str, console_url: str, last_answer: str) -> dict[str, Any]:
+    """What the admins' mail says: which webhook, since when it failed, what the receiver last did, where its
+    delivery log is; no event contents."""
     return {
         "desk_name": desk_name,
         "url": webhook.url,
         "description": webhook.description,
         "failing_since": f"{webhook.failing_since:%Y-%m-%d %H:%M} UTC" if webhook.failing_since else "",
+        "last_answer": last_answer,
         "console_url": console_url,
     }
 

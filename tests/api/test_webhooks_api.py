@@ -152,6 +152,8 @@ def test_a_webhook_failing_for_a_day_is_switched_off_and_every_admin_is_mailed_o
         offs = [m for m in mailbox.sent if m.kind == "webhook_off"]
         assert sorted(m.to for m in offs) == [ADMIN, "cy@example.org"]
         assert "Team chat" in offs[0].text
+        assert "The last attempt: answered 500." in offs[0].text
+        assert f"/console/admin/webhooks/{hook['id']}" in offs[0].text  # its delivery log
 
         requests = failing.requests
         api.open(subject="Another")

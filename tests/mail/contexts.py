@@ -145,6 +145,7 @@ def contexts(*, hostile: bool = False) -> dict[str, dict[str, Any]]:
             "url": "https://hooks.example.org/desk",
             "description": "Team chat",
             "failing_since": "2025-03-04 14:00 UTC",
+            "last_answer": "answered 500",
             "console_url": console,
         },
     }

@@ -124,7 +124,7 @@ def delivery(event_key: str = "k1") -> Delivery:
 
 
 def deliverer(hooks: Hooks, store: Deliveries, poster: Receiver, clock: ManualClock, told: list[Webhook]) -> Deliverer:
-    return Deliverer(hooks, store, Log(), poster, clock, lambda keys: None, told.append)
+    return Deliverer(hooks, store, Log(), poster, clock, lambda keys: None, lambda hook, last: told.append(hook))
 
 
 def test_two_deliverers_handed_the_same_delivery_send_it_once(clock: ManualClock) -> None:
@@ -247,7 +247,7 @@ def test_what_the_bus_refuses_is_kept_and_put_again_by_the_deliverer(clock: Manu
     assert (kept.state, kept.event_id, handed) == (PENDING, refused, [])
     assert kept.next_attempt_at is not None
     assert kept.next_attempt_at > AT
-    sender = Deliverer(Hooks(), deliveries, Log(), Receiver(), clock, lambda keys: None, lambda w: None, bus=bus)
+    sender = Deliverer(Hooks(), deliveries, Log(), Receiver(), clock, lambda keys: None, lambda w, last: None, bus=bus)
 
     assert sender.deliver([kept.key]) == {"not_due": 1}
     clock.current = kept.next_attempt_at
@@ -267,7 +267,7 @@ def test_a_bus_out_of_reach_keeps_every_event_for_the_retry_and_the_write_goes_o
     assert "k1" in events.keys
     assert [(k.webhook_id, k.event_key) for k in deliveries.items] == [(BUS, "k1")]
     clock.current = AT + timedelta(days=1, minutes=1)
-    sender = Deliverer(Hooks(), deliveries, Log(), Receiver(), clock, lambda keys: None, lambda w: None, bus=bus)
+    sender = Deliverer(Hooks(), deliveries, Log(), Receiver(), clock, lambda keys: None, lambda w, last: None, bus=bus)
     assert sender.deliver([DeliveryKey("T1", BUS, "k1")]) == {"given_up": 1}  # a day out of reach: given up
 
 
