@@ -159,9 +159,11 @@ class PersonalData:
                 changing.append(ticket_id)
         complete = len(ids) <= limit and not changing
         removed = self._forget_address(email) if complete else 0
-        total = (progress.tickets_erased if progress else 0) + erased
+        # A finished erasure that finds new tickets (the person wrote again) is a new erasure: its own count.
+        ongoing = progress if progress is not None and not (progress.complete and erased) else None
+        total = (ongoing.tickets_erased if ongoing else 0) + erased
         if progress is None or erased or removed or progress.complete != complete:
-            started = progress.started_at if progress else now
+            started = ongoing.started_at if ongoing else now
             self.store.save_erasure(Erasure(key, total, complete, started, now))
         return ErasureResult(total, erased, complete, tuple(changing))
 

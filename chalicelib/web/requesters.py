@@ -1,10 +1,17 @@
 """A requester's personal data: `GET /admin/requesters/export`, `POST /admin/requesters/erase` (admins, JSON) and
-the console's page of both, with a confirmation step before an erasure."""
+the console's page of both, with a confirmation step before an erasure.
+
+The console's erasure is a post-redirect-get: a confirmed post answers 303 to `?erased=<count>&complete=<0|1>`, so
+a reload shows the result again instead of offering to post the erasure a second time. Only those numbers travel
+in the URL, never the address: it is personal data, and URLs end up in browser history and access logs."""
 
 from __future__ import annotations
 
 import json
+import re
+from datetime import UTC
 from typing import Any
+from urllib.parse import urlencode
 
 from chalice.app import Request, Response
 
@@ -16,13 +23,15 @@ from chalicelib.services.personal_data import ERASE_BATCH, ErasureResult, Export
 from chalicelib.services.sessions import SignedIn
 from chalicelib.web import present
 from chalicelib.web.attachments import api_path, shown
-from chalicelib.web.console.session import checked_form, console_view, render, signed_in
-from chalicelib.web.http import handled, json_body, json_response, query, signed_in_admin
+from chalicelib.web.console.session import checked_form, console_view, redirect, render, signed_in
+from chalicelib.web.http import handled, json_body, json_response, public_base_url, query, signed_in_admin
 
 TEMPLATE = "console/requesters/page.html"
 EXPORT_PARAMS = {"email"}
 ERASE_FIELDS = {"email", "confirm", "limit"}
 MAX_LIMIT = 100
+CONSOLE_BATCH = ERASE_BATCH  # tickets per press of the console's Erase button (a module value, so tests can lower it)
+COUNT = re.compile(r"[0-9]{1,9}")  # ASCII digits, bounded: int() of a huge string would raise, not refuse
 
 
 @handled
@@ -118,16 +127,31 @@ def _page(request: Request, who: SignedIn, status: int = 200, **context: Any) ->
 
 @console_view
 def console_page(request: Request) -> Response:
-    """Look up an address: what the desk holds about it, a download of the export, and the erasure form."""
+    """Look up an address: what the desk holds about it, a download of the export, and the erasure form; after an
+    erasure's redirect (`?erased=&complete=`), its result."""
     who = _admin(signed_in(request))
+    result = _result(request)
     email = (query(request, "email") or "").strip()
     if not email:
-        return _page(request, who)
+        return _page(request, who, result=result)
     try:
         found = document(email)
     except ValidationError as failure:
         return _page(request, who, 422, email=email, errors=failure.errors, message=failure.message)
-    return _page(request, who, email=found["email"], found=found)
+    return _page(request, who, email=found["email"], found=found, result=result)
+
+
+def _result(request: Request) -> dict[str, Any] | None:
+    """The erasure's result as the redirect after it carries it; a mangled one is a 400, not a made-up banner."""
+    erased, complete = query(request, "erased"), query(request, "complete")
+    if erased is None and complete is None:
+        return None
+    if erased is None or not COUNT.fullmatch(erased) or complete not in ("0", "1"):
+        raise MalformedRequestError(
+            "the erasure's result in the address is not one the desk sends",
+            errors={"erased": "must be a count of tickets", "complete": "must be 0 or 1"},
+        )
+    return {"tickets_erased": int(erased), "complete": complete == "1"}
 
 
 @console_view
@@ -135,12 +159,15 @@ def console_export(request: Request) -> Response:
     """The export as a file to save."""
     _admin(signed_in(request))
     found = document(query(request, "email"))
+    # Dated, so a second export does not overwrite the first; never the address (it would name a person's file
+    # in every downloads folder and listing it passes through).
+    day = wiring.desk().clock.now().astimezone(UTC).date().isoformat()
     return Response(
         body=json.dumps(found, ensure_ascii=False, indent=2),
         status_code=200,
         headers={
             "Content-Type": "application/json; charset=utf-8",
-            "Content-Disposition": 'attachment; filename="requester-export.json"',
+            "Content-Disposition": f'attachment; filename="requester-export-{day}.json"',
             "Cache-Control": "no-store",
         },
     )
@@ -148,7 +175,8 @@ def console_export(request: Request) -> Response:
 
 @console_view
 def console_erase(request: Request) -> Response:
-    """Erase after the address was typed a second time; the answer says whether more calls are needed."""
+    """Erase after the address was typed a second time, then redirect to the result (whether more presses are
+    needed); a mistyped confirmation or a bad address is the page again, 422, with the field's message."""
     who, values = checked_form(request)
     _admin(who)
     email = values.get("email", "").strip()
@@ -158,10 +186,11 @@ def console_erase(request: Request) -> Response:
         found = _found(email)
         return _page(request, who, 422, email=email, found=found, errors=errors, message="The erasure is not confirmed")
     try:
-        result = wiring.personal_data().erase(email, True)
+        result = wiring.personal_data().erase(email, True, CONSOLE_BATCH)
     except ValidationError as failure:
         return _page(request, who, 422, email=email, errors=failure.errors, message=failure.message)
-    return _page(request, who, email=email, result=erasure(result))
+    counts = urlencode({"erased": result.tickets_erased, "complete": int(result.complete)})
+    return redirect(f"{public_base_url(request)}/console/admin/requesters?{counts}")
 
 
 def _found(email: str) -> dict[str, Any] | None:

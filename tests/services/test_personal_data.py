@@ -180,3 +180,21 @@ def test_an_agents_edit_during_an_erasure_is_kept_and_the_ticket_erased_after_it
         ERASED,
     )
     assert ticket["version"] == version + 2  # the agent's write, then the erasure's
+
+
+def test_a_finished_erasure_that_finds_new_tickets_counts_them_as_a_new_erasure(api: Api, stream: Stream) -> None:
+    """The person wrote again after being erased: the next erasure reports its own tickets, not the sum of both;
+    calling a finished one again reports it unchanged."""
+    api.open(requester_email="hedy@lamarr.example", requester_name="Hedy Lamarr")
+    stream.drain()
+    service = wiring.personal_data()
+    first = service.erase("hedy@lamarr.example", True)
+    again = service.erase("hedy@lamarr.example", True)
+    for _ in range(2):
+        api.open(requester_email="hedy@lamarr.example", requester_name="Hedy Lamarr")
+    stream.drain()
+
+    later = service.erase("hedy@lamarr.example", True)
+
+    assert (first.tickets_erased, again.tickets_erased, again.erased_now) == (1, 1, 0)
+    assert (later.tickets_erased, later.erased_now, later.complete) == (2, 2, True)
