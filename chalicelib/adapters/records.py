@@ -16,6 +16,7 @@ from pynamodb.attributes import (
     UTCDateTimeAttribute,
 )
 from pynamodb.connection import Connection
+from pynamodb.exceptions import UpdateError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
@@ -510,8 +511,6 @@ def is_condition_failure(error: Exception) -> bool:
 
 def updated_if(record: Model, actions: list[Any], condition: Any) -> bool:
     """One conditional UpdateItem; False when the condition did not hold (another writer changed it first)."""
-    from pynamodb.exceptions import UpdateError
-
     try:
         record.update(actions=actions, condition=condition)
     except UpdateError as error:

@@ -21,6 +21,7 @@ REPLY = "reply"  # a public comment by an agent
 NOTE = "note"  # an internal note, never shown to the requester
 REQUESTER_COMMENT = "requester_comment"
 # What the scheduled jobs and the survey record; keyed "<time>#j#<what>" so a rerun rewrites the same key.
+JOB_MARK = "#j#"
 REMINDER_SENT = "reminder_sent"
 SLA_AT_RISK = "sla_at_risk"
 SLA_BREACHED = "sla_breached"
@@ -145,4 +146,6 @@ def _seconds(span: timedelta) -> float:
 
 def job_event(ticket_id: str, kind: str, at: datetime, cause: str, actor: str, data: dict[str, Any]) -> HistoryEvent:
     """An event a job or the survey made: its key comes from its cause, so doing it again writes nothing new."""
-    return HistoryEvent(ticket_id=ticket_id, key=f"{stamp(at)}#j#{cause}", kind=kind, at=at, actor=actor, data=data)
+    return HistoryEvent(
+        ticket_id=ticket_id, key=f"{stamp(at)}{JOB_MARK}{cause}", kind=kind, at=at, actor=actor, data=data
+    )

@@ -153,4 +153,4 @@ def is_erasure(old: Ticket, new: Ticket) -> bool:
 def about_erasure(key: str) -> bool:
     """Whether a key that ends with an event's key (a webhook's or the bus's delivery of it) is of an `erased`
     event: what is sent about the erasure names no one, and must survive the erasure's later passes."""
-    return f"#j#{ERASED_CAUSE}" in key
+    return f"{history.JOB_MARK}{ERASED_CAUSE}" in key

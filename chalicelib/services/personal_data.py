@@ -210,8 +210,6 @@ class PersonalData:
         first pass had scrubbed, adding its history events, mail or deliveries with the person in them; the stream
         keeps one item's records in order, so by now every such change of the ticket is in, and it is scrubbed
         with what the ticket held before. How many items it changed (none, mostly)."""
-        if before.requester_email == ERASED_ADDRESS:
-            return 0
         return self._scrub(before)
 
     def _scrub(self, ticket: Ticket) -> int:

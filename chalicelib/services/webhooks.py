@@ -287,40 +287,35 @@ class EventsOut:
         the bus refuses, or all when it cannot be reached, stays due the same way: the stream never waits on it."""
         hooks = [w for w in self.webhooks.all() if w.active] if events else []
         if not events or (self.bus is None and not hooks):
-            return Announced(events, [], hooks, 0)
+            return Announced(events, [], hooks)
         bodies = self._bodies(events)
-        refused = 0
         if self.bus is not None:
-            refused = self._put_on_bus(self.bus, events, bodies)
-        return Announced(events, bodies, hooks, refused)
+            self._put_on_bus(self.bus, events, bodies)
+        return Announced(events, bodies, hooks)
 
-    def _put_on_bus(self, bus: Bus, events: list[HistoryEvent], bodies: list[dict[str, Any]]) -> int:
+    def _put_on_bus(self, bus: Bus, events: list[HistoryEvent], bodies: list[dict[str, Any]]) -> None:
         now = self.clock.now()
         shares: dict[str, list[tuple[HistoryEvent, dict[str, Any]]]] = {}
         for event, body in zip(events, bodies, strict=True):
             shares.setdefault(event.ticket_id, []).append((event, body))
-        new: list[Delivery] = []
+        new: list[tuple[Delivery, list[dict[str, Any]]]] = []
         for share in shares.values():
             first, body = share[0]
-            wire = _json([b for _, b in share])
-            delivery = _delivery(first, body, BUS, wire, now, now + rules.retry_wait(1))
+            entries = [b for _, b in share]
+            delivery = _delivery(first, body, BUS, _json(entries), now, now + rules.retry_wait(1))
             if self.deliveries.record(delivery):
-                new.append(delivery)
+                new.append((delivery, entries))
         if not new:
-            return 0
+            return
         try:
-            refused_ids = set(bus.put([b for d in new for b in json.loads(d.body)]))
+            refused = set(bus.put([entry for _, entries in new for entry in entries]))
         except Exception:
             logger.exception("the event bus could not be reached; its entries are left for the outbox job")
-            return sum(len(json.loads(d.body)) for d in new)
-        kept = 0
-        for delivery in new:
-            ids = {str(b["id"]) for b in json.loads(delivery.body)}
-            if ids & refused_ids:
-                kept += len(ids)  # put again whole by the retry: the ids it took already repeat, with the same id
-            else:
+            return
+        for delivery, entries in new:
+            # A share with a refused entry is put again whole by the retry: the others repeat, with the same id.
+            if not refused & {str(entry["id"]) for entry in entries}:
                 self.deliveries.done(delivery, SENT, None, None)
-        return kept
 
     def deliver(self, announced: Announced) -> int:
         """Record each event's deliveries to the webhooks that want it (a key taken already is a delivery recorded
@@ -330,11 +325,6 @@ class EventsOut:
         fresh = self._record(announced.hooks, announced.events, announced.bodies)
         hand_over(self.handoff, [d.key for d in fresh])
         return len(fresh)
-
-    def published(self, events: list[HistoryEvent]) -> dict[str, int]:
-        """Both steps at once, for events already written."""
-        announced = self.announce(events)
-        return {"events": len(events), "bus_refused": announced.bus_refused, "deliveries": self.deliver(announced)}
 
     def _bodies(self, events: list[HistoryEvent]) -> list[dict[str, Any]]:
         seen: dict[str, Ticket | None] = {}
@@ -362,7 +352,6 @@ class Announced:
     events: list[HistoryEvent]
     bodies: list[dict[str, Any]]
     hooks: list[Webhook]
-    bus_refused: int
 
 
 def _delivery(
@@ -438,13 +427,26 @@ class Deliverer:
                 known[key.webhook_id] = None
         return tally
 
-    def _one(self, key: DeliveryKey, webhook: Webhook | None) -> str:
-        now = self.clock.now()
+    def _pending(self, key: DeliveryKey, now: datetime) -> Delivery | str:
+        """The delivery if an attempt at it is due now, else the outcome that says why not."""
         delivery = self.deliveries.get(key)
         if delivery is None or delivery.state != PENDING:
             return "done_before"
         if delivery.next_attempt_at is not None and delivery.next_attempt_at > now:
             return "not_due"  # another deliverer tried it a moment ago
+        return delivery
+
+    def _not_sent(self, claimed: Delivery, now: datetime, status: int | None, error: str) -> bool:
+        """After a failed attempt: due again at its claimed retry time, or given up once it is a day old (True)."""
+        given_up = now - claimed.created_at >= rules.GIVE_UP_AFTER
+        self.deliveries.done(claimed, FAILED if given_up else PENDING, status, error[: rules.ERROR_LIMIT])
+        return given_up
+
+    def _one(self, key: DeliveryKey, webhook: Webhook | None) -> str:
+        now = self.clock.now()
+        delivery = self._pending(key, now)
+        if isinstance(delivery, str):
+            return delivery
         if webhook is None or not webhook.active:
             claimed = self.deliveries.claim(delivery, now)
             if claimed is not None:
@@ -472,25 +474,22 @@ class Deliverer:
             if webhook.failing_since is not None:
                 self.webhooks.recovered(webhook.id)
             return "sent"
-        error = posted.error or f"answered {posted.status}"
-        given_up = now - claimed.created_at >= rules.GIVE_UP_AFTER
-        self.deliveries.done(claimed, FAILED if given_up else PENDING, posted.status, error[: rules.ERROR_LIMIT])
+        error = (posted.error or f"answered {posted.status}")[: rules.ERROR_LIMIT]
+        given_up = self._not_sent(claimed, now, posted.status, error)
         if webhook.failing_since is None:
             self.webhooks.failing(webhook.id, now)
         elif rules.should_switch_off(webhook, now) and self.webhooks.switch_off(webhook.id, now):
             logger.warning("webhook %s switched off after a day of failures", webhook.id)
-            self.tell_admins(replace(webhook, active=False, switched_off_at=now), error[: rules.ERROR_LIMIT])
+            self.tell_admins(replace(webhook, active=False, switched_off_at=now), error)
             return "switched_off"
         return "given_up" if given_up else "failed"
 
     def _to_bus(self, key: DeliveryKey) -> str:
-        """An entry the bus refused before, put again; given up (and logged) after a day, like a webhook's."""
+        """A ticket's share the bus did not take before, put again; given up (and logged) after a day."""
         now = self.clock.now()
-        delivery = self.deliveries.get(key)
-        if delivery is None or delivery.state != PENDING:
-            return "done_before"
-        if delivery.next_attempt_at is not None and delivery.next_attempt_at > now:
-            return "not_due"
+        delivery = self._pending(key, now)
+        if isinstance(delivery, str):
+            return delivery
         claimed = self.deliveries.claim(delivery, now + rules.retry_wait(delivery.attempts + 1))
         if claimed is None:
             return "taken"
@@ -498,19 +497,17 @@ class Deliverer:
             self.deliveries.done(claimed, FAILED, None, "no event bus is configured any more")
             return "given_up"
         try:
-            refused = self.bus.put(list(json.loads(claimed.body)))
-            error = "the bus refused it" if refused else None
+            error = "the bus refused it" if self.bus.put(list(json.loads(claimed.body))) else None
         except Exception:  # the bus unreachable: the next attempt is due at the claimed time
             logger.exception("the event bus could not be reached", extra={"event_id": claimed.event_id})
             error = "the bus could not be reached"
         if error is None:
             self.deliveries.done(claimed, SENT, None, None)
             return "sent"
-        given_up = now - claimed.created_at >= rules.GIVE_UP_AFTER
-        if given_up:
+        if self._not_sent(claimed, now, None, error):
             logger.error("event %s given up for the bus after a day: %s", claimed.event_id, error)
-        self.deliveries.done(claimed, FAILED if given_up else PENDING, None, error)
-        return "given_up" if given_up else "failed"
+            return "given_up"
+        return "failed"
 
     def _post(self, webhook: Webhook, delivery: Delivery) -> Posted:
         body = delivery.body.encode()

@@ -8,16 +8,13 @@ The clock starts Monday 23 November 2026 09:00 UTC.
 
 from __future__ import annotations
 
-import base64
 import json
 from typing import Any
 
-import boto3
 import pytest
-from moto.core import DEFAULT_ACCOUNT_ID
-from moto.dynamodb.models import dynamodb_backends
 
 from chalicelib import wiring
+from localdesk import search
 from tests.api.conftest import Api, admin_token, api, stream  # noqa: F401 - the API fixtures
 from tests.api.mail_fixtures import Mailbox, mailbox, path_of  # noqa: F401
 from tests.api.test_surveys import surveyed, unsubscribe_url
@@ -40,55 +37,23 @@ REPORTS = ("sla", "time-in-status", "workload", "satisfaction")
 PERIOD = "from=2026-11-16&to=2026-11-30"
 
 
-# what the local stack holds, searched the way a test may (a Scan of moto's own tables, every S3 object) -------
-
-
-def _texts(value: Any) -> list[str]:
-    """Every string of a DynamoDB JSON value, binaries decoded."""
-    if isinstance(value, dict):
-        if "S" in value:
-            return [str(value["S"])]
-        if "B" in value:
-            raw = value["B"]
-            return [(base64.b64decode(raw) if isinstance(raw, str) else bytes(raw)).decode("utf-8", "replace")]
-        return [t for v in value.values() for t in _texts(v)]
-    if isinstance(value, list):
-        return [t for v in value for t in _texts(v)]
-    return [str(value)]
+# what the local stack holds: every table's items and every bucket's objects, read from moto's backends the way
+# the local run's GET /_local/search does (localdesk/search.py; the suite fails any test that sends a Scan) ---------
 
 
 def stored_items(aws: dict[str, str]) -> dict[tuple[str, str, str], list[str]]:
-    """(table, pk, sk) -> the item's strings, for every item of the three tables, read from moto's backend (the
-    suite fails any test that sends a Scan)."""
-    backend = dynamodb_backends[DEFAULT_ACCOUNT_ID]["us-east-1"]
-    found = {}
-    for output in ("TicketsTableName", "DeskTableName", "EventsTableName"):
-        for item in backend.get_table(aws[output]).all_items():
-            attributes = item.to_json()["Attributes"]
-            key = (output, str(attributes["pk"]["S"]), str(attributes["sk"]["S"]))
-            found[key] = [*key[1:], *_texts(attributes)]
-    return found
+    """(table, pk, sk) -> the item's strings, keys included, for every item of every table."""
+    return search.items("us-east-1")
 
 
 def stored_objects() -> dict[str, bytes]:
-    s3 = boto3.client("s3", region_name="us-east-1")
-    found = {}
-    for bucket in s3.list_buckets()["Buckets"]:
-        for item in s3.list_objects_v2(Bucket=bucket["Name"]).get("Contents", []):
-            found[f"{bucket['Name']}/{item['Key']}"] = s3.get_object(Bucket=bucket["Name"], Key=item["Key"])[
-                "Body"
-            ].read()
-    return found
+    return search.objects()
 
 
 def where(aws: dict[str, str], secret: str) -> list[str]:
     """Every item and object that holds `secret` (case ignored)."""
-    wanted = secret.lower()
-    hits = [
-        f"{k[0]} {k[1]} {k[2]}" for k, texts in stored_items(aws).items() if any(wanted in t.lower() for t in texts)
-    ]
-    hits += [name for name, body in stored_objects().items() if wanted.encode() in body.lower()]
-    return hits
+    found = search.holding(secret, "us-east-1")
+    return found["items"] + found["objects"]
 
 
 def figures(api: Api) -> dict[str, Any]:
